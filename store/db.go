@@ -144,16 +144,6 @@ func (db *DB) BeginTx(ctx context.Context) (*Tx, error) {
 	return &Tx{Tx: tx, db: db, now: db.Now().UTC()}, nil
 }
 
-// readTx starts a deferred read-only transaction, for reads that must see
-// one consistent snapshot.
-func (db *DB) readTx(ctx context.Context) (*Tx, error) {
-	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("begin transaction: %w", err)
-	}
-	return &Tx{Tx: tx, db: db, now: db.Now().UTC()}, nil
-}
-
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 const timeLayout = time.RFC3339Nano
