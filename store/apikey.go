@@ -34,6 +34,7 @@ type Actor struct {
 	KeyID   string // "cli" for a local admin command
 	KeyName string
 	Scopes  []string
+	Via     string // "mcp" or "cli": the prefix of audit actions
 }
 
 // CLIKeyID is the key id recorded in the audit log for local admin commands.
@@ -203,7 +204,7 @@ func (db *DB) Authenticate(ctx context.Context, plain string) (*Actor, error) {
 			return nil, err
 		}
 	}
-	return &Actor{OrgID: k.OrgID, OrgSlug: k.OrgSlug, KeyID: k.ID, KeyName: k.Name, Scopes: k.Scopes}, nil
+	return &Actor{OrgID: k.OrgID, OrgSlug: k.OrgSlug, KeyID: k.ID, KeyName: k.Name, Scopes: k.Scopes, Via: "mcp"}, nil
 }
 
 // AdminActor returns the actor for a local admin command on the org.
@@ -212,5 +213,5 @@ func (db *DB) AdminActor(ctx context.Context, orgSlug string) (*Actor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Actor{OrgID: org.ID, OrgSlug: org.Slug, KeyID: CLIKeyID, KeyName: "local admin", Scopes: []string{ScopeAll}}, nil
+	return &Actor{OrgID: org.ID, OrgSlug: org.Slug, KeyID: CLIKeyID, KeyName: "local admin", Scopes: []string{ScopeAll}, Via: "cli"}, nil
 }

@@ -146,6 +146,10 @@ func (db *DB) BeginTx(ctx context.Context) (*Tx, error) {
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
+// NewID returns a new time-ordered id, for callers that need a project's id
+// before they insert it (a clone names its temporary directory after it).
+func NewID() string { return newID() }
+
 const timeLayout = time.RFC3339Nano
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }

@@ -13,6 +13,7 @@ const (
 	ECONFLICT     = "conflict"
 	EUNAUTHORIZED = "unauthorized"
 	EFORBIDDEN    = "forbidden"
+	EREMOTE       = "remote" // the Git host refused or failed; the message says why
 	EINTERNAL     = "internal"
 )
 

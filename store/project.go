@@ -203,9 +203,9 @@ func (db *DB) CloningProjects(ctx context.Context) ([]*Project, error) {
 }
 
 // FinishClone marks a cloning project ready with its head.
-func (db *DB) FinishClone(ctx context.Context, id, head string) error {
-	_, err := db.db.ExecContext(ctx, `UPDATE projects SET status = 'ready', head = ?, error = '', clone_tmp = '', last_synced_at = ?
-		WHERE id = ? AND status = 'cloning'`, head, formatTime(db.Now()), id)
+func (db *DB) FinishClone(ctx context.Context, id, head, branch string) error {
+	_, err := db.db.ExecContext(ctx, `UPDATE projects SET status = 'ready', head = ?, branch = ?, error = '', clone_tmp = '', last_synced_at = ?
+		WHERE id = ? AND status = 'cloning'`, head, branch, formatTime(db.Now()), id)
 	return err
 }
 
