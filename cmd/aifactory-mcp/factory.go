@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/aifactory/aifactory-mcp/store"
@@ -100,3 +101,5 @@ func (f *Factory) Close() {
 		f.db.Close()
 	}
 }
+
+func filepathAbs(p string) (string, error) { return filepath.Abs(p) }
