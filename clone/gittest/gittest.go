@@ -266,14 +266,27 @@ type heldWriter struct {
 const heldAfter = 512
 
 func (w *heldWriter) Write(b []byte) (int, error) {
-	if w.written >= heldAfter {
-		w.hold.reachOnce.Do(func() { close(w.hold.reached) })
-		select {
-		case <-w.hold.release:
-		case <-w.done:
-			return 0, fmt.Errorf("client went away")
+	total := 0
+	if w.written < heldAfter { // let the first bytes through, however large the write
+		n := min(len(b), heldAfter-w.written)
+		m, err := w.write(b[:n])
+		total += m
+		if err != nil || m == len(b) {
+			return total, err
 		}
+		b = b[n:]
 	}
+	w.hold.reachOnce.Do(func() { close(w.hold.reached) })
+	select {
+	case <-w.hold.release:
+	case <-w.done:
+		return total, fmt.Errorf("client went away")
+	}
+	m, err := w.write(b)
+	return total + m, err
+}
+
+func (w *heldWriter) write(b []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(b)
 	w.written += n
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
