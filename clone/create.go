@@ -1,6 +1,7 @@
 package clone
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -405,7 +406,7 @@ func checkConfigClean(path string, auth *authBinding) error {
 	if err != nil {
 		return err
 	}
-	if auth != nil && auth.token.Reveal() != "" && containsBytes(b, auth.token.Reveal()) {
+	if auth != nil && auth.token.Reveal() != "" && bytes.Contains(b, []byte(auth.token.Reveal())) {
 		return errors.New("refusing a clone whose .git/config holds the credential")
 	}
 	return nil

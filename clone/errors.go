@@ -88,5 +88,3 @@ func Scrub(s string, auth *authBinding) string {
 	}
 	return userinfoRE.ReplaceAllString(s, "${1}")
 }
-
-func containsBytes(b []byte, s string) bool { return strings.Contains(string(b), s) }

@@ -98,12 +98,10 @@ func (db *DB) CreateCredential(ctx context.Context, box *Box, orgID, name, host,
 	c := &Credential{ID: newID(), Name: name, Host: host, Username: username, CreatedAt: tx.now}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO git_credentials (id, org_id, name, host, username, token, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, orgID, c.Name, c.Host, c.Username, enc, formatTime(c.CreatedAt)); err != nil {
-		return nil, constraintError(err, "a credential named "+strconvQuote(name)+" already exists in this org; pick another name or remove the old one")
+		return nil, constraintError(err, "a credential named "+strconv.Quote(name)+" already exists in this org; pick another name or remove the old one")
 	}
 	return c, tx.Commit()
 }
-
-func strconvQuote(s string) string { return strconv.Quote(s) }
 
 // ValidateToken refuses empty, multi-line and control-character tokens.
 func ValidateToken(token Secret) error {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"text/tabwriter"
 
-	"github.com/aifactory/aifactory-mcp/store"
 	"github.com/spf13/cobra"
 )
 
@@ -40,7 +39,6 @@ func newCmdAudit(f *Factory) *cobra.Command {
 	list.Flags().IntVar(&limit, "limit", 50, "how many entries")
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(list)
-	_ = store.OutcomeOK
 	return cmd
 }
 
