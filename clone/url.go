@@ -166,6 +166,11 @@ func checkPath(u *url.URL) (string, error) {
 	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(raw, "\\") || strings.Contains(lower, "%00") {
 		return "", invalid("the path of gitUrl contains encoded slashes, backslashes or NUL; pass the repository's plain https:// URL")
 	}
+	// An @ after the host is legal but reads as userinfo to people and to
+	// naive parsers (https://github.com/@evil.example/x); no Git host needs it.
+	if strings.Contains(u.Path, "@") {
+		return "", invalid("the path of gitUrl contains '@'; pass the repository's plain https:// URL without a user name or token")
+	}
 	for _, p := range []string{raw, u.Path} {
 		for _, seg := range strings.Split(p, "/") {
 			if seg == "." || seg == ".." {
