@@ -9,6 +9,8 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/aifactory/aifactory-mcp/clone"
 	"github.com/aifactory/aifactory-mcp/handover"
@@ -115,6 +117,11 @@ func (s *Server) auditDenied(ctx context.Context, actor *store.Actor, tool strin
 	_ = s.db.Audit(ctx, &store.AuditEntry{OrgID: actor.OrgID, KeyID: actor.KeyID, Action: "mcp." + tool, Outcome: store.OutcomeDenied, Detail: store.ErrorMessage(err)})
 }
 
+// progressEvery spaces notifications within one phase; a phase change is
+// always sent. Git reports every percent of every phase, which would be
+// hundreds of messages for the client to render.
+const progressEvery = 250 * time.Millisecond
+
 // progressFunc returns a callback that sends notifications/progress for the
 // request's progress token, or nil when it has none.
 func (s *Server) progressFunc(ctx context.Context, req mcp.CallToolRequest) func(clone.Progress) {
@@ -122,9 +129,16 @@ func (s *Server) progressFunc(ctx context.Context, req mcp.CallToolRequest) func
 		return nil
 	}
 	token := req.Params.Meta.ProgressToken
-	n := 0
+	var mu sync.Mutex
+	n, phase, last := 0, "", time.Time{}
 	return func(p clone.Progress) {
-		n++
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if p.Phase == phase && now.Sub(last) < progressEvery {
+			return
+		}
+		n, phase, last = n+1, p.Phase, now
 		msg := p.Phase
 		if p.Percent >= 0 {
 			msg = fmt.Sprintf("%s %d%%", p.Phase, p.Percent)

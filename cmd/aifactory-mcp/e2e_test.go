@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,6 +74,11 @@ func (e *e2e) client(extraEnv ...string) *client.Client {
 	e.t.Cleanup(func() { c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// The transport is already running; Start also routes notifications to
+	// OnNotification handlers.
+	if err := c.Start(ctx); err != nil {
+		e.t.Fatal(err)
+	}
 	req := mcp.InitializeRequest{}
 	req.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
 	req.Params.ClientInfo = mcp.Implementation{Name: "e2e", Version: "1"}
@@ -299,5 +305,127 @@ func TestE2E_StdoutIsOnlyProtocol(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "serving MCP") {
 		t.Fatalf("logs did not go to stderr: %s", stderr.String())
+	}
+}
+
+// bulkRepo is a repository large enough that git reports progress and a
+// held response stops the clone midway.
+func bulkRepo(t *testing.T, srv *gittest.Server, name string) *gittest.Repo {
+	repo := srv.NewRepo(t, name, gittest.RepoOptions{})
+	files := map[string]string{}
+	for i := 0; i < 100; i++ {
+		files[fmt.Sprintf("f%d.txt", i)] = strings.Repeat(fmt.Sprintf("%d lorem ipsum %d\n", i, i*7919), 50)
+	}
+	repo.Commit(t, files, "bulk")
+	return repo
+}
+
+// progressLog collects the notifications/progress a client receives.
+type progressLog struct {
+	mu    sync.Mutex
+	items []map[string]any
+	first chan struct{}
+	once  sync.Once
+}
+
+func watchProgress(c *client.Client) *progressLog {
+	l := &progressLog{first: make(chan struct{})}
+	c.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method != "notifications/progress" {
+			return
+		}
+		l.mu.Lock()
+		l.items = append(l.items, n.Params.AdditionalFields)
+		l.mu.Unlock()
+		l.once.Do(func() { close(l.first) })
+	})
+	return l
+}
+
+func createRequest(url, progressToken string) mcp.CallToolRequest {
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "project_create"
+	req.Params.Arguments = map[string]any{"gitUrl": url}
+	if progressToken != "" {
+		req.Params.Meta = &mcp.Meta{ProgressToken: progressToken}
+	}
+	return req
+}
+
+func TestE2E_CloneProgress(t *testing.T) {
+	e := newE2E(t)
+	repo := bulkRepo(t, e.srv, "org/progress")
+	c := e.client()
+	log := watchProgress(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := c.CallTool(ctx, createRequest(repo.URL, "clone-1"))
+	if err != nil || res.IsError {
+		t.Fatalf("create: %v %v", err, res)
+	}
+	select {
+	case <-log.first:
+	case <-ctx.Done():
+		t.Fatal("no notifications/progress for a request with a progressToken")
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	last := 0.0
+	for _, n := range log.items {
+		progress, _ := n["progress"].(float64)
+		msg, _ := n["message"].(string)
+		if n["progressToken"] != "clone-1" || progress <= last || msg == "" {
+			t.Fatalf("progress notification %v after progress %v", n, last)
+		}
+		last = progress
+	}
+
+	// Without a token, no progress is sent.
+	other := bulkRepo(t, e.srv, "org/quiet")
+	before := len(log.items)
+	log.mu.Unlock()
+	res, err = c.CallTool(ctx, createRequest(other.URL, ""))
+	log.mu.Lock()
+	if err != nil || res.IsError {
+		t.Fatalf("create: %v %v", err, res)
+	}
+	if len(log.items) != before {
+		t.Fatalf("%d progress notifications without a progressToken", len(log.items)-before)
+	}
+}
+
+func TestE2E_CancelStopsClone(t *testing.T) {
+	e := newE2E(t)
+	repo := bulkRepo(t, e.srv, "org/cancel")
+	hold := e.srv.Hold("org/cancel")
+	c := e.client()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-hold.Reached()
+		cancel() // the client sends notifications/cancelled
+	}()
+	if _, err := c.CallTool(ctx, createRequest(repo.URL, "")); err == nil {
+		t.Fatal("cancelled call answered")
+	}
+	// The held response is never released: only the cancellation can end
+	// the clone, which then leaves neither a row nor a directory.
+	workspace := filepath.Join(e.home, "workspaces")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, _, _ := call(t, c, "project_list", nil)
+		entries, _ := os.ReadDir(workspace)
+		tmp, _ := os.ReadDir(filepath.Join(workspace, ".aifactory-tmp"))
+		if len(out["projects"].([]any)) == 0 && len(entries) <= 1 && len(tmp) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after cancellation: projects %v, workspace %v, temporary %v", out["projects"], entries, tmp)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	hold.Release()
+	out, text, isErr := call(t, c, "project_create", map[string]any{"gitUrl": repo.URL})
+	if isErr || out["created"] != true || out["project"].(map[string]any)["status"] != "ready" {
+		t.Fatalf("create after a cancelled one: %s", text)
 	}
 }
