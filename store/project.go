@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"github.com/google/uuid"
 	"path/filepath"
 	"strings"
 	"time"
@@ -163,6 +164,9 @@ func (db *DB) ProjectContaining(ctx context.Context, orgID, dir string) (*Projec
 // ListProjects returns up to limit of the org's projects with ids after
 // `after`, in creation order (ids are time-ordered UUIDv7).
 func (db *DB) ListProjects(ctx context.Context, orgID, after string, limit int) ([]*Project, error) {
+	if _, err := uuid.Parse(after); after != "" && err != nil {
+		return nil, Errorf(EINVALID, "cursor is not a nextCursor from project_list; omit it to list from the first page")
+	}
 	rows, err := db.db.QueryContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?`,
 		orgID, after, limit)
 	if err != nil {

@@ -190,6 +190,23 @@ func TestE2E_AgentFlow(t *testing.T) {
 	if hits := grepTree(t, e.home, e.srv.Password); len(hits) != 0 {
 		t.Fatalf("plaintext token found in %v", hits)
 	}
+	var audit []map[string]any
+	if err := json.Unmarshal([]byte(e.admin("", "audit", "list", "--json", "--limit", "100")), &audit); err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]int{}
+	for _, a := range audit {
+		actions[a["action"].(string)+" "+a["outcome"].(string)]++
+		if a["keyId"] == "" || a["keyId"] == "cli" && strings.HasPrefix(a["action"].(string), "mcp.") {
+			t.Errorf("audit row without the key: %v", a)
+		}
+		if a["action"] == "mcp.project.create" && a["resourceId"] == id && (a["credentialId"] != credID || !strings.HasPrefix(a["gitUrl"].(string), strings.TrimSuffix(private.URL, ".git"))) {
+			t.Errorf("create audit row lacks the credential or URL: %v", a)
+		}
+	}
+	if actions["mcp.project.create ok"] != 3 || actions["mcp.project.sync ok"] != 1 || actions["mcp.project.delete ok"] != 1 {
+		t.Errorf("audit rows %v; want one per state-changing call", actions)
+	}
 }
 
 func TestE2E_KeysAndOrgs(t *testing.T) {
@@ -427,5 +444,56 @@ func TestE2E_CancelStopsClone(t *testing.T) {
 	out, text, isErr := call(t, c, "project_create", map[string]any{"gitUrl": repo.URL})
 	if isErr || out["created"] != true || out["project"].(map[string]any)["status"] != "ready" {
 		t.Fatalf("create after a cancelled one: %s", text)
+	}
+}
+
+func TestE2E_ListPages(t *testing.T) {
+	e := newE2E(t)
+	c := e.client()
+	dirs := t.TempDir()
+	const n = 53
+	want := map[string]bool{}
+	for i := 0; i < n; i++ {
+		dir := filepath.Join(dirs, fmt.Sprintf("app%02d", i))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out, text, isErr := call(t, c, "project_create", map[string]any{"path": dir})
+		if isErr {
+			t.Fatalf("register %s: %s", dir, text)
+		}
+		want[out["project"].(map[string]any)["id"].(string)] = true
+	}
+	seen := map[string]bool{}
+	args := map[string]any{}
+	pages := 0
+	for {
+		out, text, isErr := call(t, c, "project_list", args)
+		if isErr {
+			t.Fatalf("project_list %v: %s", args, text)
+		}
+		pages++
+		projects := out["projects"].([]any)
+		if len(projects) > 50 {
+			t.Fatalf("page of %d", len(projects))
+		}
+		for _, p := range projects {
+			id := p.(map[string]any)["id"].(string)
+			if seen[id] || !want[id] {
+				t.Fatalf("page %d lists %s twice or unknown", pages, id)
+			}
+			seen[id] = true
+		}
+		next, ok := out["nextCursor"].(string)
+		if !ok {
+			break
+		}
+		args = map[string]any{"cursor": next}
+	}
+	if pages != 2 || len(seen) != n {
+		t.Fatalf("%d pages, %d projects; want 2 pages, %d projects", pages, len(seen), n)
+	}
+	if _, text, isErr := call(t, c, "project_list", map[string]any{"cursor": "not-a-cursor"}); !isErr || !strings.Contains(text, "nextCursor") {
+		t.Fatalf("bad cursor: %v %q", isErr, text)
 	}
 }
