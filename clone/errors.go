@@ -15,11 +15,16 @@ import (
 )
 
 // classify turns a clone or fetch failure into one sentence for the user.
-// Domain errors pass through; everything else is named by kind, and any
-// text that does leave is cut short and scrubbed of the token and userinfo.
-func (s *Service) classify(err error, u *RepoURL, auth *authBinding) error {
+// When ctx (the operation's) has ended, that is the cause, whatever the
+// transport made of it (often "unexpected EOF"). Domain errors pass
+// through; everything else is named by kind, and any text that does leave
+// is cut short and scrubbed of the token and userinfo.
+func (s *Service) classify(ctx context.Context, err error, u *RepoURL, auth *authBinding) error {
 	if err == nil {
 		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		err = cerr
 	}
 	var ge *guardError
 	if errors.As(err, &ge) {

@@ -147,7 +147,7 @@ func (s *Service) pull(ctx context.Context, p *store.Project) (prev, head string
 		_ = s.db.TouchCredential(context.WithoutCancel(ctx), p.OrgID, p.GitCredentialID)
 	}
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return "", "", s.classify(err, u, auth)
+		return "", "", s.classify(fctx, err, u, auth)
 	}
 	remoteRef, err := repo.Reference(tracking, true)
 	if err != nil {

@@ -41,6 +41,7 @@ type Server struct {
 }
 
 type repoState struct {
+	packs    atomic.Int64 // git-upload-pack POSTs answered
 	private  bool
 	hold     *Hold
 	redirect string
@@ -132,8 +133,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r) // as GitHub does for private repositories
 		return
 	}
-	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-upload-pack") && st.hold != nil {
-		w = &heldWriter{ResponseWriter: w, hold: st.hold, done: r.Context().Done()}
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-upload-pack") {
+		st.packs.Add(1)
+		if st.hold != nil {
+			w = &heldWriter{ResponseWriter: w, hold: st.hold, done: r.Context().Done()}
+		}
 	}
 	s.backend.ServeHTTP(w, r)
 }
@@ -210,6 +214,20 @@ func (r *Repo) Rewrite(t testing.TB, files map[string]string, msg string) string
 func (r *Repo) Head(t testing.TB, branch string) string {
 	t.Helper()
 	return strings.TrimSpace(Git(t, r.Bare, "rev-parse", "refs/heads/"+branch))
+}
+
+// UploadPacks counts the fetches (git-upload-pack requests) the repository
+// has answered: one per clone or fetch.
+func (s *Server) UploadPacks(name string) int64 {
+	if !strings.HasSuffix(name, ".git") {
+		name += ".git"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.repos[name]; st != nil {
+		return st.packs.Load()
+	}
+	return 0
 }
 
 // Hold makes the repository's fetch responses stop after their first bytes

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/aifactory/aifactory-mcp/clone"
@@ -36,9 +37,12 @@ func newLogger(cfg *Config, errOut io.Writer) (*slog.Logger, func(), error) {
 	}
 	w, closeFn := errOut, func() {}
 	if cfg.LogFile != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.LogFile), 0o700); err != nil {
+			return nil, nil, fmt.Errorf("cannot create the directory of AIFACTORY_LOG_FILE %s: %w", cfg.LogFile, err)
+		}
 		lf, err := os.OpenFile(cfg.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
-			return nil, nil, fmt.Errorf("open log file: %w", err)
+			return nil, nil, fmt.Errorf("cannot open AIFACTORY_LOG_FILE %s; point it at a writable file: %w", cfg.LogFile, err)
 		}
 		w, closeFn = lf, func() { lf.Close() }
 	}
