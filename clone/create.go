@@ -372,16 +372,29 @@ func (s *Service) awaitOther(ctx context.Context, orgID, key string, p *store.Pr
 	}
 }
 
-// cloneInto is the clone engine: go-git over the guarded transport, the
+// cloneInto clones into dir with the configured engine — the git CLI
+// through the relay, or go-git — both over the guarded transport with the
 // credential only on the HTTP request for the bound host.
 func (s *Service) cloneInto(ctx context.Context, dir string, u *RepoURL, req CreateRequest, auth *authBinding) (head, branch string, err error) {
 	pw := newProgressWriter(req.Progress)
 	pw.emit(Progress{Phase: PhaseConnecting, Percent: -1, Message: "connecting to " + u.HostPort})
-	opts := &git.CloneOptions{URL: u.Clean, Depth: req.Depth, SingleBranch: true, Progress: pw}
-	if req.Branch != "" {
-		opts.ReferenceName = plumbing.NewBranchReferenceName(req.Branch)
+	gitPath, err := s.gitEngine()
+	if err != nil {
+		return "", "", err
 	}
-	repo, err := git.PlainCloneContext(s.netContext(ctx, auth), dir, false, opts)
+	if gitPath != "" {
+		err = s.cloneWithGit(ctx, gitPath, dir, u, req, auth, pw)
+	} else {
+		opts := &git.CloneOptions{URL: u.Clean, Depth: req.Depth, SingleBranch: true, Progress: pw}
+		if req.Branch != "" {
+			opts.ReferenceName = plumbing.NewBranchReferenceName(req.Branch)
+		}
+		_, err = git.PlainCloneContext(s.netContext(ctx, auth), dir, false, opts)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	repo, err := git.PlainOpen(dir)
 	if err != nil {
 		return "", "", err
 	}

@@ -15,6 +15,7 @@ const (
 	PhaseCompressing = "compressing"
 	PhaseReceiving   = "receiving"
 	PhaseResolving   = "resolving"
+	PhaseCheckout    = "checkout"
 	PhaseDone        = "done"
 )
 
@@ -30,6 +31,7 @@ type Progress struct {
 // "Counting objects:  45% (9/20)" or "Compressing objects: 100% (5/5), done.".
 func ParseProgressLine(line string) (Progress, bool) {
 	line = strings.TrimSpace(line)
+	line = strings.TrimSpace(strings.TrimPrefix(line, "remote:")) // the git CLI's relay of the server's lines
 	colon := strings.IndexByte(line, ':')
 	if colon <= 0 || colon > 40 {
 		return Progress{}, false
@@ -47,6 +49,8 @@ func ParseProgressLine(line string) (Progress, bool) {
 		phase = PhaseReceiving
 	case strings.HasPrefix(label, "resolving"):
 		phase = PhaseResolving
+	case strings.HasPrefix(label, "updating files"):
+		phase = PhaseCheckout
 	default:
 		return Progress{}, false
 	}

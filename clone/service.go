@@ -3,6 +3,7 @@ package clone
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ type Config struct {
 	Policy        NetPolicy
 	CloneTimeout  time.Duration // a clone's whole budget (default 10m)
 	CloneWait     time.Duration // how long a call waits before answering "cloning" (default 40s)
+	Engine        string        // EngineAuto (default), EngineGit or EngineGoGit
 	Logger        *slog.Logger
 }
 
@@ -34,6 +36,7 @@ type Service struct {
 	op        *operation
 	timeout   time.Duration
 	wait      time.Duration
+	engine    string
 	log       *slog.Logger
 	pollEvery time.Duration
 
@@ -66,11 +69,18 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	switch cfg.Engine {
+	case "":
+		cfg.Engine = EngineAuto
+	case EngineAuto, EngineGit, EngineGoGit:
+	default:
+		return nil, fmt.Errorf("unknown clone engine %q; use auto, git or go-git", cfg.Engine)
+	}
 	policy := cfg.Policy
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
 		db: cfg.DB, box: cfg.Box, ws: ws, policy: &policy,
-		timeout: cfg.CloneTimeout, wait: cfg.CloneWait, log: cfg.Logger, pollEvery: 100 * time.Millisecond,
+		timeout: cfg.CloneTimeout, wait: cfg.CloneWait, engine: cfg.Engine, log: cfg.Logger, pollEvery: 100 * time.Millisecond,
 		baseCtx: ctx, cancel: cancel, flights: map[string]*flight{}, syncMu: map[string]*sync.Mutex{},
 	}
 	s.op = &operation{rt: &authTransport{base: policy.newTransport()}, policy: s.policy}

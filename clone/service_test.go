@@ -52,7 +52,8 @@ func newEnv(t *testing.T, mod func(*clone.Config)) *env {
 }
 
 func (e *env) newService(mod func(*clone.Config)) *clone.Service {
-	cfg := clone.Config{DB: e.db, Box: e.box, WorkspaceRoot: e.root, CloneWait: time.Minute,
+	e.t.Logf("clone engine: %s", engine)
+	cfg := clone.Config{DB: e.db, Box: e.box, WorkspaceRoot: e.root, CloneWait: time.Minute, Engine: engine,
 		Policy: clone.NetPolicy{AllowPrivateNetworks: true, RootCAs: e.srv.CertPool}}
 	if mod != nil {
 		mod(&cfg)
@@ -154,7 +155,7 @@ func TestCreate_PrivateWithCredential(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg, _ := os.ReadFile(filepath.Join(res.Project.Path, ".git", "config"))
-		if strings.Contains(string(cfg), e.srv.Password) || strings.Contains(string(cfg), "@") || !strings.Contains(string(cfg), repo.URL) {
+		if strings.Contains(string(cfg), e.srv.Password) || strings.Contains(string(cfg), "@") || strings.Contains(string(cfg), "http://") || strings.Contains(string(cfg), "Bearer") || !strings.Contains(string(cfg), repo.URL) {
 			t.Fatalf(".git/config:\n%s", cfg)
 		}
 		got, _ := e.db.GetCredential(ctx, e.org.ID, cred.ID)

@@ -41,7 +41,7 @@ type Server struct {
 }
 
 type repoState struct {
-	packs    atomic.Int64 // git-upload-pack POSTs answered
+	fetches  atomic.Int64 // upload-pack ref advertisements answered
 	private  bool
 	hold     *Hold
 	redirect string
@@ -133,11 +133,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r) // as GitHub does for private repositories
 		return
 	}
-	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-upload-pack") {
-		st.packs.Add(1)
-		if st.hold != nil {
-			w = &heldWriter{ResponseWriter: w, hold: st.hold, done: r.Context().Done()}
-		}
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/info/refs") && r.URL.Query().Get("service") == "git-upload-pack" {
+		st.fetches.Add(1)
+	}
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-upload-pack") && st.hold != nil {
+		w = &heldWriter{ResponseWriter: w, hold: st.hold, done: r.Context().Done()}
 	}
 	s.backend.ServeHTTP(w, r)
 }
@@ -216,16 +216,17 @@ func (r *Repo) Head(t testing.TB, branch string) string {
 	return strings.TrimSpace(Git(t, r.Bare, "rev-parse", "refs/heads/"+branch))
 }
 
-// UploadPacks counts the fetches (git-upload-pack requests) the repository
-// has answered: one per clone or fetch.
-func (s *Server) UploadPacks(name string) int64 {
+// Fetches counts the clones and fetches of the repository: each starts
+// with one upload-pack ref advertisement (GET info/refs), whatever the
+// protocol version.
+func (s *Server) Fetches(name string) int64 {
 	if !strings.HasSuffix(name, ".git") {
 		name += ".git"
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st := s.repos[name]; st != nil {
-		return st.packs.Load()
+		return st.fetches.Load()
 	}
 	return 0
 }

@@ -474,7 +474,7 @@ func TestAdversarial_ProcessRaces(t *testing.T) {
 			t.Fatalf("eight processes got different ids: %v", ids)
 		}
 	}
-	if n := e.srv.UploadPacks("org/same"); n != 1 {
+	if n := e.srv.Fetches("org/same"); n != 1 {
 		t.Errorf("%d clones of one URL", n)
 	}
 	entries, _ := os.ReadDir(filepath.Join(e.home, "workspaces"))
@@ -500,7 +500,7 @@ func TestAdversarial_ProcessRaces(t *testing.T) {
 		t.Errorf("eight URLs gave %d projects", len(unique))
 	}
 	for i := range urls {
-		if n := e.srv.UploadPacks(fmt.Sprintf("org/r%d", i)); n != 1 {
+		if n := e.srv.Fetches(fmt.Sprintf("org/r%d", i)); n != 1 {
 			t.Errorf("org/r%d cloned %d times", i, n)
 		}
 	}

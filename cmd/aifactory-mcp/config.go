@@ -29,6 +29,7 @@ type Config struct {
 	CAFile               string
 	LogLevel             string
 	LogFile              string
+	CloneEngine          string
 }
 
 // configKeys binds each viper key to its one environment variable.
@@ -39,6 +40,7 @@ var configKeys = map[string]string{
 	"org":                    "AIFACTORY_ORG",
 	"clone_timeout":          "AIFACTORY_CLONE_TIMEOUT",
 	"clone_wait":             "AIFACTORY_CLONE_WAIT",
+	"clone_engine":           "AIFACTORY_CLONE_ENGINE",
 	"allowed_hosts":          "AIFACTORY_ALLOWED_HOSTS",
 	"allow_private_networks": "AIFACTORY_ALLOW_PRIVATE_NETWORKS",
 	"allow_link_local":       "AIFACTORY_ALLOW_LINK_LOCAL",
@@ -99,6 +101,7 @@ func loadConfig(flags *pflag.FlagSet) (*Config, error) {
 	v.SetDefault("org", "default")
 	v.SetDefault("clone_timeout", "10m")
 	v.SetDefault("clone_wait", "40s")
+	v.SetDefault("clone_engine", "auto")
 	v.SetDefault("allow_private_networks", os.Getenv("KUBERNETES_SERVICE_HOST") == "")
 	v.SetDefault("allow_link_local", false)
 	v.SetDefault("allow_http", false)
@@ -123,6 +126,12 @@ func loadConfig(flags *pflag.FlagSet) (*Config, error) {
 		CAFile:               v.GetString("ca_file"),
 		LogLevel:             v.GetString("log_level"),
 		LogFile:              v.GetString("log_file"),
+		CloneEngine:          strings.ToLower(v.GetString("clone_engine")),
+	}
+	switch c.CloneEngine {
+	case "auto", "git", "go-git":
+	default:
+		return nil, fmt.Errorf("AIFACTORY_CLONE_ENGINE is %q; use auto, git or go-git", c.CloneEngine)
 	}
 	for _, h := range strings.Split(v.GetString("allowed_hosts"), ",") {
 		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {

@@ -72,7 +72,7 @@ func (f *Factory) cloneService(ctx context.Context, log *slog.Logger) (*clone.Se
 		}
 	}
 	return clone.New(clone.Config{DB: db, Box: box, WorkspaceRoot: cfg.WorkspaceRoot, Policy: policy,
-		CloneTimeout: cfg.CloneTimeout, CloneWait: cfg.CloneWait, Logger: log})
+		CloneTimeout: cfg.CloneTimeout, CloneWait: cfg.CloneWait, Engine: cfg.CloneEngine, Logger: log})
 }
 
 func runServe(ctx context.Context, f *Factory) error {
