@@ -84,34 +84,11 @@ func BenchmarkClone(b *testing.B) {
 	srv := gittest.NewServer(b)
 	repo := srv.Generate(b, "bench/big", gittest.GenOptions{Private: true, Files: benchFiles(), FileBytes: 3200, Commits: 199, Changed: 40, Seed: 1})
 	for _, depth := range []string{"full", "1"} {
-		b.Run("depth="+depth+"/tool=aifactory", func(b *testing.B) {
-			var peak float64
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				home := benchDir(b)
-				env := []string{"AIFACTORY_HOME=" + home, "AIFACTORY_CA_FILE=" + srv.CAFile, "HOME=" + home, "PATH=" + os.Getenv("PATH")}
-				credID := runBench(b, env, srv.Password, "credential", "add", "--name", "bench", "--host", srv.Host, "--username", srv.User, "--token-stdin")
-				args := []string{"project", "add", repo.URL, "--credential", strings.TrimSpace(string(credID))}
-				if depth != "full" {
-					args = append(args, "--depth", depth)
-				}
-				cmd := measure(b, env, binPath, args...)
-				b.StartTimer()
-				out, err := cmd.Output()
-				b.StopTimer()
-				if err != nil {
-					b.Fatalf("project add: %v %s", err, cmd.stderr.String())
-				}
-				var res struct{ Project struct{ Path, Status string } }
-				if json.Unmarshal(out, &res) != nil || res.Project.Status != "ready" {
-					b.Fatalf("project add: %s", out)
-				}
-				peak = max(peak, cmd.peakMiB(b))
-				os.RemoveAll(home)
-				b.StartTimer()
-			}
-			b.ReportMetric(peak, "peak-MiB")
-		})
+		for _, engine := range []string{"git", "go-git"} {
+			b.Run("depth="+depth+"/tool=aifactory-"+engine, func(b *testing.B) {
+				benchProjectAdd(b, srv, repo.URL, depth, engine)
+			})
+		}
 		b.Run("depth="+depth+"/tool=git", func(b *testing.B) {
 			auth := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(srv.User+":"+srv.Password))
 			env := append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0",
@@ -138,6 +115,38 @@ func BenchmarkClone(b *testing.B) {
 			b.ReportMetric(peak, "peak-MiB")
 		})
 	}
+}
+
+// benchProjectAdd times `aifactory-mcp project add` with one clone engine,
+// a fresh home each time and the credential stored beforehand.
+func benchProjectAdd(b *testing.B, srv *gittest.Server, url, depth, engine string) {
+	var peak float64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		home := benchDir(b)
+		env := []string{"AIFACTORY_HOME=" + home, "AIFACTORY_CA_FILE=" + srv.CAFile, "HOME=" + home, "PATH=" + os.Getenv("PATH"),
+			"AIFACTORY_CLONE_ENGINE=" + engine}
+		credID := runBench(b, env, srv.Password, "credential", "add", "--name", "bench", "--host", srv.Host, "--username", srv.User, "--token-stdin")
+		args := []string{"project", "add", url, "--credential", strings.TrimSpace(string(credID))}
+		if depth != "full" {
+			args = append(args, "--depth", depth)
+		}
+		cmd := measure(b, env, binPath, args...)
+		b.StartTimer()
+		out, err := cmd.Output()
+		b.StopTimer()
+		if err != nil {
+			b.Fatalf("project add: %v %s", err, cmd.stderr.String())
+		}
+		var res struct{ Project struct{ Path, Status string } }
+		if json.Unmarshal(out, &res) != nil || res.Project.Status != "ready" {
+			b.Fatalf("project add: %s", out)
+		}
+		peak = max(peak, cmd.peakMiB(b))
+		os.RemoveAll(home)
+		b.StartTimer()
+	}
+	b.ReportMetric(peak, "peak-MiB")
 }
 
 func runBench(b *testing.B, env []string, stdin string, args ...string) []byte {
