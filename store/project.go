@@ -152,7 +152,9 @@ func (db *DB) ProjectContaining(ctx context.Context, orgID, dir string) (*Projec
 			break
 		}
 	}
-	q := `SELECT ` + projectColumns + ` FROM projects WHERE org_id = ? AND path IN (?` + strings.Repeat(", ?", len(candidates)-1) +
+	// +org_id keeps the planner off the (org_id, id) index, which would scan
+	// every project of the org: the unique path index finds each candidate.
+	q := `SELECT ` + projectColumns + ` FROM projects WHERE +org_id = ? AND path IN (?` + strings.Repeat(", ?", len(candidates)-1) +
 		`) ORDER BY length(path) DESC LIMIT 1`
 	p, err := scanProject(db.db.QueryRowContext(ctx, q, append([]any{orgID}, candidates...)...))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/aifactory/aifactory-mcp/clone"
 	"github.com/aifactory/aifactory-mcp/mcp"
@@ -107,6 +109,10 @@ func runServe(ctx context.Context, f *Factory) error {
 	}
 	db, _ := f.Store(ctx)
 	srv := mcp.NewServer(mcp.Deps{DB: db, Clone: svc, Key: key, Logger: log, Version: version})
+	// Start-up garbage (schema compilation in mcp-go above all) is returned
+	// to the OS once the server has settled, not on the answer path.
+	idle := time.AfterFunc(time.Second, debug.FreeOSMemory)
+	defer idle.Stop()
 	log.Info("serving MCP on stdio", "workspaceRoot", svc.Root(), "keySource", key.Source)
 	return srv.ServeStdio(ctx, f.IO.In, f.IO.Out, f.IO.ErrOut)
 }
