@@ -63,9 +63,14 @@ func parseGitVersion(s string) ([2]int, bool) {
 	if len(parts) < 2 {
 		return [2]int{}, false
 	}
-	major, err1 := strconv.Atoi(parts[0])
-	minor, err2 := strconv.Atoi(parts[1])
-	return [2]int{major, minor}, err1 == nil && err2 == nil
+	var v [2]int
+	for i, p := range parts[:2] {
+		if p == "" || len(p) > 6 || strings.Trim(p, "0123456789") != "" {
+			return [2]int{}, false
+		}
+		v[i], _ = strconv.Atoi(p)
+	}
+	return v, true
 }
 
 // gitEngine returns the git binary a clone should use, or "" for go-git.

@@ -198,3 +198,28 @@ func FuzzParseProgressLine(f *testing.F) {
 		}
 	})
 }
+
+func TestParseGitVersion(t *testing.T) {
+	for in, want := range map[string][2]int{"git version 2.39.5\n": {2, 39}, "git version 2.31.0.windows.1": {2, 31}, "git version 3.0": {3, 0}} {
+		if got, ok := parseGitVersion(in); !ok || got != want {
+			t.Errorf("parseGitVersion(%q) = %v, %v", in, got, ok)
+		}
+	}
+	for _, in := range []string{"", "git", "git version", "git version x.y", "hg version 2.39", "git version 2"} {
+		if _, ok := parseGitVersion(in); ok {
+			t.Errorf("parseGitVersion(%q) accepted", in)
+		}
+	}
+}
+
+func FuzzParseGitVersion(f *testing.F) {
+	for _, s := range []string{"git version 2.39.5", "git version 2.31.0.windows.1", "git version", "git version 99999999999999999999.1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, ok := parseGitVersion(s)
+		if ok && (v[0] < 0 || v[1] < 0 || !strings.HasPrefix(s, "git version ") && !strings.HasPrefix(strings.TrimSpace(s), "git")) {
+			t.Fatalf("parseGitVersion(%q) = %v", s, v)
+		}
+	})
+}
