@@ -91,7 +91,29 @@ func (db *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
+	// A start with nothing to apply takes no write lock: read what is
+	// applied first, and open a write transaction only for what is not.
+	applied := map[string]bool{}
+	rows, err := db.db.QueryContext(ctx, `SELECT name FROM migrations`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		applied[n] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	for _, name := range names {
+		if applied[name] {
+			continue
+		}
 		if err := db.migrateFile(ctx, name); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
