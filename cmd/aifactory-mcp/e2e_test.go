@@ -65,27 +65,10 @@ func (e *e2e) admin(stdin string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// client starts the binary as an MCP server and initializes a session.
 func (e *e2e) client(extraEnv ...string) *client.Client {
 	e.t.Helper()
-	c, err := client.NewStdioMCPClient(binPath, append(append([]string{}, e.env...), extraEnv...))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	// The transport is already running; Start also routes notifications to
-	// OnNotification handlers.
-	if err := c.Start(ctx); err != nil {
-		e.t.Fatal(err)
-	}
-	req := mcp.InitializeRequest{}
-	req.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
-	req.Params.ClientInfo = mcp.Implementation{Name: "e2e", Version: "1"}
-	if _, err := c.Initialize(ctx, req); err != nil {
-		e.t.Fatal(err)
-	}
-	return c
+	return e.serve(extraEnv...).c
 }
 
 func call(t *testing.T, c *client.Client, tool string, args map[string]any) (map[string]any, string, bool) {
