@@ -74,7 +74,17 @@ func parseGitVersion(s string) ([2]int, bool) {
 }
 
 // gitEngine returns the git binary a clone should use, or "" for go-git.
-func (s *Service) gitEngine() (string, error) {
+// The first clone logs which engine it is.
+func (s *Service) gitEngine() (path string, err error) {
+	defer s.engineLog.Do(func() {
+		switch {
+		case err != nil:
+		case path != "":
+			s.log.Info("clone engine: the git CLI through the relay", "git", path)
+		default:
+			s.log.Info("clone engine: go-git", "setting", s.engine)
+		}
+	})
 	switch s.engine {
 	case EngineGoGit:
 		return "", nil

@@ -37,6 +37,7 @@ type Service struct {
 	timeout   time.Duration
 	wait      time.Duration
 	engine    string
+	engineLog sync.Once
 	log       *slog.Logger
 	pollEvery time.Duration
 

@@ -375,3 +375,19 @@ func bigFiles(n int) map[string]string {
 	}
 	return files
 }
+
+func TestCreate_EmptyRepository(t *testing.T) {
+	e := newEnv(t, nil)
+	repo := e.srv.NewRepo(t, "org/new", gittest.RepoOptions{Empty: true})
+	_, err := e.svc.Create(context.Background(), e.actor, clone.CreateRequest{GitURL: repo.URL})
+	wantCode(t, err, store.EREMOTE)
+	if !strings.Contains(err.Error(), "is empty") {
+		t.Fatalf("message = %v", err)
+	}
+	if list, _ := e.db.ListProjects(context.Background(), e.org.ID, "", 50); len(list) != 0 {
+		t.Fatalf("an empty repository left a row: %+v", list[0])
+	}
+	if entries, _ := os.ReadDir(e.svc.Root()); len(entries) != 1 {
+		t.Fatalf("an empty repository left files: %v", entries)
+	}
+}

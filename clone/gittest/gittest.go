@@ -145,6 +145,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // RepoOptions configure a new repository.
 type RepoOptions struct {
 	Private bool
+	Empty   bool // no commit at all: what a host serves for a new repository
 }
 
 // Repo is a bare repository on the server with a working clone that the
@@ -157,7 +158,7 @@ type Repo struct {
 	s    *Server
 }
 
-// NewRepo creates an empty repository with one commit on main.
+// NewRepo creates a repository with one commit on main (none if Empty).
 func (s *Server) NewRepo(t testing.TB, name string, opts RepoOptions) *Repo {
 	t.Helper()
 	if !strings.HasSuffix(name, ".git") {
@@ -171,7 +172,9 @@ func (s *Server) NewRepo(t testing.TB, name string, opts RepoOptions) *Repo {
 	s.mu.Lock()
 	s.repos[name] = &repoState{private: opts.Private}
 	s.mu.Unlock()
-	r.Commit(t, map[string]string{"README.md": "# " + name + "\n"}, "initial commit")
+	if !opts.Empty {
+		r.Commit(t, map[string]string{"README.md": "# " + name + "\n"}, "initial commit")
+	}
 	return r
 }
 
