@@ -110,10 +110,16 @@ func TestKeyCreate_UsageErrors(t *testing.T) {
 		{"key", "create", "--bogus"},
 		{"key", "revoke"},
 		{"nonsense"},
+		{"credential", "lst"},
+		{"project", "lst"},
+		{"org", "delete", "x"},
 	} {
 		if _, _, code := c.run("", args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
+	}
+	if stdout, _, code := c.run("", "credential"); code != 0 || !strings.Contains(stdout, "rotate-key") {
+		t.Errorf("a command group alone: exit %d, want its help", code)
 	}
 	if _, stderr, code := c.run("", "key", "create", "--name", "x", "--scope", "admin"); code != 1 || !strings.Contains(stderr, "unknown scope") {
 		t.Errorf("unknown scope: exit %d, %s", code, stderr)

@@ -96,7 +96,26 @@ orgs, scoped acw_ keys, encrypted Git credentials, projects and the audit log.`,
 		newCmdAudit(f),
 	)
 	addProjectCommands(root, f)
+	rejectUnknownSubcommands(root)
 	return root
+}
+
+// rejectUnknownSubcommands makes `credential lst` a usage error (exit 2):
+// cobra would print the group's help and exit 0, which a script or an
+// agent takes for success. A group alone still prints its help.
+func rejectUnknownSubcommands(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+			c.Args = func(cmd *cobra.Command, args []string) error {
+				if len(args) > 0 {
+					return usageErrorf("unknown command %q for %s; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+				}
+				return nil
+			}
+			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+		}
+		rejectUnknownSubcommands(c)
+	}
 }
 
 // noArgs and exactArgs report wrong argument counts as usage errors.
