@@ -119,8 +119,11 @@ func (r *relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	defer resp.Body.Close()
 	if req.Method == http.MethodGet && resp.Request.URL.String() != target {
+		moved := *resp.Request.URL // where the redirects ended
+		moved.RawQuery, moved.RawPath, moved.Fragment = "", "", ""
+		moved.Path = strings.TrimSuffix(moved.Path, "/info/refs")
 		r.mu.Lock()
-		r.base = strings.TrimSuffix(resp.Request.URL.String(), suffix)
+		r.base = moved.String()
 		r.mu.Unlock()
 	}
 	status := resp.StatusCode

@@ -391,3 +391,19 @@ func TestCreate_EmptyRepository(t *testing.T) {
 		t.Fatalf("an empty repository left files: %v", entries)
 	}
 }
+
+// A repository renamed on its host answers with a redirect: the clone
+// follows it, with the credential, since the host is the same.
+func TestCreate_SameHostRedirect(t *testing.T) {
+	e := newEnv(t, nil)
+	repo := e.srv.NewRepo(t, "org/new-name", gittest.RepoOptions{Private: true})
+	e.srv.Redirect("org/old-name", repo.URL)
+	cred := e.credential("bot", e.srv.Host, e.srv.Password)
+	res, err := e.svc.Create(context.Background(), e.actor, clone.CreateRequest{GitURL: e.srv.URL + "/org/old-name.git", CredentialID: cred.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Project.Status != store.StatusReady || res.Project.Head != repo.Head(t, "main") {
+		t.Fatalf("project %+v, want head %s", res.Project, repo.Head(t, "main"))
+	}
+}
