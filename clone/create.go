@@ -93,7 +93,7 @@ func (s *Service) createClone(ctx context.Context, actor *store.Actor, u *RepoUR
 	if req.Depth < 0 || req.Depth > MaxDepth {
 		return nil, invalid("depth must be between 0 (full history) and %d", MaxDepth)
 	}
-	auth, _, err := s.resolveCredential(ctx, actor.OrgID, req.CredentialID, u)
+	auth, err := s.resolveCredential(ctx, actor.OrgID, req.CredentialID, u)
 	if err != nil {
 		return nil, err
 	}
@@ -139,24 +139,24 @@ func (s *Service) createClone(ctx context.Context, actor *store.Actor, u *RepoUR
 	return nil, store.Errorf(store.ECONFLICT, "other calls kept registering this URL at the same time; call project_create again")
 }
 
-func (s *Service) resolveCredential(ctx context.Context, orgID, credID string, u *RepoURL) (*authBinding, *store.Credential, error) {
+func (s *Service) resolveCredential(ctx context.Context, orgID, credID string, u *RepoURL) (*authBinding, error) {
 	if credID == "" {
-		return nil, nil, nil
+		return nil, nil
 	}
 	if s.box == nil {
-		return nil, nil, store.Errorf(store.EINVALID, "stored credentials cannot be used: no encryption key is configured on this server; ask its operator to set AIFACTORY_SECRET_KEYS or restore secret.key")
+		return nil, store.Errorf(store.EINVALID, "stored credentials cannot be used: no encryption key is configured on this server; ask its operator to set AIFACTORY_SECRET_KEYS or restore secret.key")
 	}
 	cred, tok, err := s.db.CredentialToken(ctx, s.box, orgID, credID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if cred.Host != "" && cred.Host != u.HostPort {
-		return nil, nil, store.Errorf(store.EFORBIDDEN, "credential %q is bound to host %s and is never sent to %s; pass a credential for %s (see credential_list) or ask an admin to add one", cred.Name, cred.Host, u.HostPort, u.HostPort)
+		return nil, store.Errorf(store.EFORBIDDEN, "credential %q is bound to host %s and is never sent to %s; pass a credential for %s (see credential_list) or ask an admin to add one", cred.Name, cred.Host, u.HostPort, u.HostPort)
 	}
 	if u.Scheme != "https" {
-		return nil, nil, store.Errorf(store.EFORBIDDEN, "a credential is never sent over plain http; use the repository's https:// URL")
+		return nil, store.Errorf(store.EFORBIDDEN, "a credential is never sent over plain http; use the repository's https:// URL")
 	}
-	return &authBinding{hostPort: u.HostPort, username: cred.Username, token: tok, credName: cred.Name, credID: cred.ID, orgID: orgID}, cred, nil
+	return &authBinding{hostPort: u.HostPort, username: cred.Username, token: tok, credName: cred.Name, credID: cred.ID, orgID: orgID}, nil
 }
 
 // start joins this process's clone of the URL, or claims the project row and
@@ -382,19 +382,16 @@ func (s *Service) cloneInto(ctx context.Context, dir string, u *RepoURL, req Cre
 	if err != nil {
 		return "", "", err
 	}
+	var repo *git.Repository
 	if gitPath != "" {
-		err = s.cloneWithGit(ctx, gitPath, dir, u, req, auth, pw)
+		repo, err = s.cloneWithGit(ctx, gitPath, dir, u, req, auth, pw)
 	} else {
 		opts := &git.CloneOptions{URL: u.Clean, Depth: req.Depth, SingleBranch: true, Progress: pw}
 		if req.Branch != "" {
 			opts.ReferenceName = plumbing.NewBranchReferenceName(req.Branch)
 		}
-		_, err = git.PlainCloneContext(s.netContext(ctx, auth), dir, false, opts)
+		repo, err = git.PlainCloneContext(s.netContext(ctx, auth), dir, false, opts)
 	}
-	if err != nil {
-		return "", "", err
-	}
-	repo, err := git.PlainOpen(dir)
 	if err != nil {
 		return "", "", err
 	}
@@ -413,7 +410,7 @@ func (s *Service) cloneInto(ctx context.Context, dir string, u *RepoURL, req Cre
 }
 
 // checkConfigClean is a second line of defence: the clone's .git/config must
-// hold no userinfo and not the token.
+// not hold the token (the remote URL written there is the clean one).
 func checkConfigClean(path string, auth *authBinding) error {
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -47,22 +47,13 @@ func (s *Service) Delete(ctx context.Context, actor *store.Actor, req DeleteRequ
 }
 
 func (s *Service) deleteProject(ctx context.Context, actor *store.Actor, p *store.Project, req DeleteRequest) (*DeleteResult, error) {
-	if !req.DeleteFiles {
-		if p.Status == store.StatusCloning {
-			return nil, store.Errorf(store.ECONFLICT, "project %s is still cloning; wait until project_get shows ready or failed, then delete it", p.Name)
-		}
-		if err := s.db.DeleteProject(ctx, actor.OrgID, p.ID); err != nil {
-			return nil, err
-		}
-		return &DeleteResult{ProjectID: p.ID}, nil
-	}
-	switch {
-	case p.Source == store.SourcePath:
-		return nil, invalid("project %s was registered by path: its directory belongs to its owner and is never deleted; call again without deleteFiles to remove only the registration", p.Name)
-	case p.Status == store.StatusCloning:
+	if p.Status == store.StatusCloning {
 		return nil, store.Errorf(store.ECONFLICT, "project %s is still cloning; wait until project_get shows ready or failed, then delete it", p.Name)
 	}
-	if !exists(p.Path) {
+	if req.DeleteFiles && p.Source == store.SourcePath {
+		return nil, invalid("project %s was registered by path: its directory belongs to its owner and is never deleted; call again without deleteFiles to remove only the registration", p.Name)
+	}
+	if !req.DeleteFiles || !exists(p.Path) {
 		if err := s.db.DeleteProject(ctx, actor.OrgID, p.ID); err != nil {
 			return nil, err
 		}

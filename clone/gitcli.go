@@ -76,40 +76,38 @@ func parseGitVersion(s string) ([2]int, bool) {
 // gitEngine returns the git binary a clone should use, or "" for go-git.
 // The first clone logs which engine it is.
 func (s *Service) gitEngine() (path string, err error) {
-	defer s.engineLog.Do(func() {
-		switch {
-		case err != nil:
-		case path != "":
-			s.log.Info("clone engine: the git CLI through the relay", "git", path)
-		default:
-			s.log.Info("clone engine: go-git", "setting", s.engine)
+	defer func() {
+		if err == nil {
+			s.engineLog.Do(func() {
+				if path != "" {
+					s.log.Info("clone engine: the git CLI through the relay", "git", path)
+				} else {
+					s.log.Info("clone engine: go-git", "setting", s.engine)
+				}
+			})
 		}
-	})
-	switch s.engine {
-	case EngineGoGit:
+	}()
+	if s.engine == EngineGoGit {
 		return "", nil
-	case EngineGit:
-		path, err := gitBinary()
-		if err != nil {
-			return "", store.Errorf(store.EINTERNAL, "AIFACTORY_CLONE_ENGINE is git but %v; install git 2.31 or newer, or set AIFACTORY_CLONE_ENGINE=go-git", err)
-		}
+	}
+	path, gerr := gitBinary()
+	switch {
+	case gerr == nil:
 		return path, nil
+	case s.engine == EngineGit:
+		return "", store.Errorf(store.EINTERNAL, "AIFACTORY_CLONE_ENGINE is git but %v; install git 2.31 or newer, or set AIFACTORY_CLONE_ENGINE=go-git", gerr)
 	default:
-		path, err := gitBinary()
-		if err != nil {
-			return "", nil
-		}
-		return path, nil
+		return "", nil // auto: go-git
 	}
 }
 
 // cloneWithGit runs `git clone` against a relay on 127.0.0.1 (relay.go):
 // git reaches nothing but the relay, and the relay reaches nothing but the
 // repository, through the guarded transport that adds the credential.
-func (s *Service) cloneWithGit(ctx context.Context, gitPath, dir string, u *RepoURL, req CreateRequest, auth *authBinding, pw *progressWriter) error {
+func (s *Service) cloneWithGit(ctx context.Context, gitPath, dir string, u *RepoURL, req CreateRequest, auth *authBinding, pw *progressWriter) (*git.Repository, error) {
 	r, err := s.startRelay(ctx, u, auth)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer r.close()
 	args := []string{
@@ -144,40 +142,41 @@ func (s *Service) cloneWithGit(ctx context.Context, gitPath, dir string, u *Repo
 	out := strings.ReplaceAll(tail.String(), r.URL(), u.Clean)
 	if err == nil {
 		if strings.Contains(out, "cloned an empty repository") {
-			return transport.ErrEmptyRemoteRepository
+			return nil, transport.ErrEmptyRemoteRepository
 		}
 		return setOrigin(dir, u.Clean)
 	}
 	status, upstream := r.failure()
 	switch {
 	case ctx.Err() != nil:
-		return ctx.Err()
+		return nil, ctx.Err()
 	case upstream != nil:
-		return upstream
+		return nil, upstream
 	case status != 0:
-		return transport.ErrRepositoryNotFound
+		return nil, transport.ErrRepositoryNotFound
 	case strings.Contains(out, "Remote branch") && strings.Contains(out, "not found"):
-		return plumbing.ErrReferenceNotFound
+		return nil, plumbing.ErrReferenceNotFound
 	}
-	return fmt.Errorf("git clone: %s", lastLine(out))
+	return nil, fmt.Errorf("git clone: %s", lastLine(out))
 }
 
-// setOrigin points origin at the repository instead of the relay.
-func setOrigin(dir, url string) error {
+// setOrigin opens the clone and points origin at the repository instead of
+// the relay.
+func setOrigin(dir, url string) (*git.Repository, error) {
 	repo, err := git.PlainOpen(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg, err := repo.Config()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	origin := cfg.Remotes["origin"]
 	if origin == nil {
-		return errors.New("git clone left no origin remote")
+		return nil, errors.New("git clone left no origin remote")
 	}
 	origin.URLs = []string{url}
-	return repo.SetConfig(cfg)
+	return repo, repo.SetConfig(cfg)
 }
 
 func lastLine(s string) string {

@@ -68,7 +68,7 @@ func (e *env) newService(mod func(*clone.Config)) *clone.Service {
 
 func (e *env) credential(name, host, token string) *store.Credential {
 	e.t.Helper()
-	c, err := e.db.CreateCredential(context.Background(), e.box, e.org.ID, name, host, e.srv.User, store.Secret(token))
+	c, err := e.db.CreateCredential(context.Background(), e.box, e.org.ID, name, host, e.srv.User, store.NewSecret(token))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -115,7 +115,7 @@ func (s *Service) pull(ctx context.Context, p *store.Project) (prev, head string
 	if err := s.policy.CheckHost(u.Host); err != nil {
 		return "", "", err
 	}
-	auth, _, err := s.resolveCredential(ctx, p.OrgID, p.GitCredentialID, u)
+	auth, err := s.resolveCredential(ctx, p.OrgID, p.GitCredentialID, u)
 	if err != nil {
 		return "", "", err
 	}
@@ -171,11 +171,11 @@ func (s *Service) pull(ctx context.Context, p *store.Project) (prev, head string
 	if ok, err := headCommit.IsAncestor(targetCommit); err != nil || !ok {
 		return "", "", store.Errorf(store.ECONFLICT, "branch %s of project %s has diverged from origin/%s; nothing was changed — merge or rebase it by hand", branch, p.Name, branch)
 	}
-	if err := checkUpdateSafe(repo, headCommit, targetCommit); err != nil {
-		return "", "", err
-	}
 	wt, err := repo.Worktree()
 	if err != nil {
+		return "", "", err
+	}
+	if err := checkUpdateSafe(wt, headCommit, targetCommit); err != nil {
 		return "", "", err
 	}
 	// MergeReset moves the branch and updates only the files that differ
@@ -188,7 +188,7 @@ func (s *Service) pull(ctx context.Context, p *store.Project) (prev, head string
 
 // checkUpdateSafe refuses an update that would overwrite local changes or
 // untracked files. go-git moves HEAD before it notices, so check first.
-func checkUpdateSafe(repo *git.Repository, from, to *object.Commit) error {
+func checkUpdateSafe(wt *git.Worktree, from, to *object.Commit) error {
 	fromTree, err := from.Tree()
 	if err != nil {
 		return err
@@ -198,10 +198,6 @@ func checkUpdateSafe(repo *git.Repository, from, to *object.Commit) error {
 		return err
 	}
 	changes, err := object.DiffTree(fromTree, toTree)
-	if err != nil {
-		return err
-	}
-	wt, err := repo.Worktree()
 	if err != nil {
 		return err
 	}
@@ -223,19 +219,9 @@ func checkUpdateSafe(repo *git.Repository, from, to *object.Commit) error {
 	if len(blocked) == 0 {
 		return nil
 	}
-	sort.Strings(blocked)
-	blocked = uniq(blocked)
+	slices.Sort(blocked)
+	blocked = slices.Compact(blocked)
 	return store.Errorf(store.ECONFLICT, "local changes to %s would be overwritten by the update; commit or stash them, then sync again — nothing was changed", listSome(blocked, 5))
-}
-
-func uniq(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 func listSome(items []string, n int) string {

@@ -110,7 +110,7 @@ func TestResolve(t *testing.T) {
 		r2, actor2, srv2, db2 := setup(t)
 		var k = mustBox(t)
 		for _, n := range []string{"a", "b"} {
-			if _, err := db2.CreateCredential(ctx, k, actor2.OrgID, n, srv2.Host, "", "t"); err != nil {
+			if _, err := db2.CreateCredential(ctx, k, actor2.OrgID, n, srv2.Host, "", store.NewSecret("t")); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -45,7 +45,18 @@ func optInt(req mcp.CallToolRequest, key string) (int, error) {
 	return int(f), nil
 }
 
-// strings reads several optional string arguments at once.
+func requiredString(req mcp.CallToolRequest, key string) (string, error) {
+	s, err := optString(req, key)
+	if err != nil {
+		return "", err
+	}
+	if s == "" {
+		return "", store.Errorf(store.EINVALID, "%s is required", key)
+	}
+	return s, nil
+}
+
+// stringArgs reads several optional string arguments at once.
 func stringArgs(req mcp.CallToolRequest, keys ...string) (map[string]string, error) {
 	out := make(map[string]string, len(keys))
 	for _, k := range keys {

@@ -21,7 +21,7 @@ type KeySource struct {
 // $AIFACTORY_HOME/.token. A key file that other users can read is refused.
 func ResolveKey(home string) KeySource {
 	if k := strings.TrimSpace(os.Getenv("AIFACTORY_MCP_KEY")); k != "" {
-		return KeySource{Key: store.Secret(k), Source: "AIFACTORY_MCP_KEY"}
+		return KeySource{Key: store.NewSecret(k), Source: "AIFACTORY_MCP_KEY"}
 	}
 	files := []string{filepath.Join(home, ".mcp-key")}
 	if f := os.Getenv("AIFACTORY_API_TOKEN_FILE"); f != "" {
@@ -36,7 +36,7 @@ func ResolveKey(home string) KeySource {
 		if err := store.CheckPrivateFile(f); err != nil {
 			return KeySource{Source: f, Err: err}
 		}
-		return KeySource{Key: store.Secret(strings.TrimSpace(string(b))), Source: f}
+		return KeySource{Key: store.NewSecret(strings.TrimSpace(string(b))), Source: f}
 	}
 	return KeySource{Source: "none"}
 }

@@ -231,17 +231,6 @@ func (s *Server) whoami() server.ServerTool {
 		})}
 }
 
-func requiredString(req mcp.CallToolRequest, key string) (string, error) {
-	s, err := optString(req, key)
-	if err != nil {
-		return "", err
-	}
-	if s == "" {
-		return "", store.Errorf(store.EINVALID, "%s is required", key)
-	}
-	return s, nil
-}
-
 func handoverPrompt() (mcp.Prompt, server.PromptHandlerFunc) {
 	p := mcp.NewPrompt("handover",
 		mcp.WithPromptDescription("Hand this working directory over to aifactory: find or register its project."),

@@ -57,27 +57,27 @@ func hasScope(scopes []string, scope string) bool {
 func (db *DB) CreateKey(ctx context.Context, orgSlug, name string, scopes []string, expiresAt *time.Time) (Secret, *Key, error) {
 	scopes, err := ValidateScopes(scopes)
 	if err != nil {
-		return "", nil, err
+		return Secret{}, nil, err
 	}
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return "", nil, Errorf(EINVALID, "a key needs a name; pass --name")
+		return Secret{}, nil, Errorf(EINVALID, "a key needs a name; pass --name")
 	}
 	plain, err := GenerateKey()
 	if err != nil {
-		return "", nil, err
+		return Secret{}, nil, err
 	}
 	tx, err := db.BeginTx(ctx)
 	if err != nil {
-		return "", nil, err
+		return Secret{}, nil, err
 	}
 	defer tx.Rollback()
 	org, err := orgBySlugTx(ctx, tx, orgSlug)
 	if err != nil {
-		return "", nil, err
+		return Secret{}, nil, err
 	}
 	if expiresAt != nil && !expiresAt.After(tx.now) {
-		return "", nil, Errorf(EINVALID, "the expiry must be in the future")
+		return Secret{}, nil, Errorf(EINVALID, "the expiry must be in the future")
 	}
 	k := &Key{
 		ID: newID(), OrgID: org.ID, OrgSlug: org.Slug, Name: name,
@@ -86,9 +86,9 @@ func (db *DB) CreateKey(ctx context.Context, orgSlug, name string, scopes []stri
 	if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, prefix, hash, scopes, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.OrgID, k.Name, k.Prefix, hashKey(plain), strings.Join(scopes, " "), formatTime(k.CreatedAt), formatTimePtr(expiresAt)); err != nil {
-		return "", nil, err
+		return Secret{}, nil, err
 	}
-	return Secret(plain), k, tx.Commit()
+	return NewSecret(plain), k, tx.Commit()
 }
 
 func orgBySlugTx(ctx context.Context, tx *Tx, slug string) (*Org, error) {

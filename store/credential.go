@@ -172,18 +172,18 @@ func (db *DB) CredentialToken(ctx context.Context, box *Box, orgID, id string) (
 	var used sql.NullString
 	err := row.Scan(&c.ID, &c.Name, &c.Host, &c.Username, &created, &used, &enc)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", credentialNotFound(id)
+		return nil, Secret{}, credentialNotFound(id)
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, Secret{}, err
 	}
 	c.CreatedAt, c.LastUsedAt = parseTime(created), parseTimePtr(used)
 	if box == nil {
-		return nil, "", Errorf(EINVALID, "no encryption key is configured, so credential %q cannot be read; set AIFACTORY_SECRET_KEYS or restore secret.key", c.Name)
+		return nil, Secret{}, Errorf(EINVALID, "no encryption key is configured, so credential %q cannot be read; set AIFACTORY_SECRET_KEYS or restore secret.key", c.Name)
 	}
 	tok, ok := box.Decrypt(enc)
 	if !ok {
-		return nil, "", Errorf(EINVALID, "credential %q cannot be decrypted with the configured keys; restore the key it was stored with in AIFACTORY_SECRET_KEYS, or store the token again", c.Name)
+		return nil, Secret{}, Errorf(EINVALID, "credential %q cannot be decrypted with the configured keys; restore the key it was stored with in AIFACTORY_SECRET_KEYS, or store the token again", c.Name)
 	}
 	return &c, tok, nil
 }

@@ -10,19 +10,37 @@ import (
 	"github.com/fernet/fernet-go"
 )
 
-// Secret holds a plaintext token. It prints as a placeholder under every fmt
-// verb, so a stray log line or %v cannot reveal it; Reveal is the one way out.
-type Secret string
+// Secret holds a plaintext token or key. It prints as a placeholder under
+// every fmt verb (Format), encodes as one (MarshalText), and, held in an
+// unexported field of a struct that gets printed, shows only a pointer:
+// reflection cannot reach the text. Reveal is the one way out.
+type Secret struct{ v *string }
 
-func (s Secret) String() string   { return "[redacted]" }
-func (s Secret) GoString() string { return `"[redacted]"` }
+// NewSecret wraps a plaintext.
+func NewSecret(plain string) Secret {
+	if plain == "" {
+		return Secret{}
+	}
+	return Secret{v: &plain}
+}
 
-// MarshalText keeps a Secret out of JSON and YAML encodings too.
-func (s Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+const redacted = "[redacted]"
 
-// Reveal returns the plaintext, for the one place that needs it: the HTTP
-// authorization of a network operation.
-func (s Secret) Reveal() string { return string(s) }
+func (s Secret) String() string               { return redacted }
+func (s Secret) Format(f fmt.State, _ rune)   { _, _ = f.Write([]byte(redacted)) }
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// IsZero reports whether there is no secret.
+func (s Secret) IsZero() bool { return s.Reveal() == "" }
+
+// Reveal returns the plaintext, for the places that need it: the HTTP
+// authorization of a network operation, hashing and encryption.
+func (s Secret) Reveal() string {
+	if s.v == nil {
+		return ""
+	}
+	return *s.v
+}
 
 // Box encrypts and decrypts credential tokens with Fernet. The first key
 // encrypts; every key decrypts, so keys can be rotated without downtime.
@@ -115,7 +133,7 @@ func (b *Box) Encrypt(plaintext Secret) (string, error) {
 func (b *Box) Decrypt(token string) (Secret, bool) {
 	msg := fernet.VerifyAndDecrypt([]byte(token), time.Duration(0), b.keys)
 	if msg == nil {
-		return "", false
+		return Secret{}, false
 	}
-	return Secret(msg), true
+	return NewSecret(string(msg)), true
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -255,7 +256,7 @@ func TestCredential(t *testing.T) {
 	box, _ := newBox(t, 1)
 	acme, other := mustOrg(t, db, "acme"), mustOrg(t, db, "other")
 
-	c, err := db.CreateCredential(ctx, box, acme.ID, "bot", "GitHub.com:443", "", "ghp_sentinel123")
+	c, err := db.CreateCredential(ctx, box, acme.ID, "bot", "GitHub.com:443", "", store.NewSecret("ghp_sentinel123"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,19 +291,19 @@ func TestCredential(t *testing.T) {
 		}
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
-		for _, tok := range []store.Secret{"", "a\nb", "a b"} {
+		for _, tok := range []store.Secret{store.NewSecret(""), store.NewSecret("a\nb"), store.NewSecret("a b")} {
 			_, err := db.CreateCredential(ctx, box, acme.ID, "x", "", "", tok)
 			wantCode(t, err, store.EINVALID)
 		}
 		for _, h := range []string{"https://github.com", "github.com/x", "h:0", "h:99999", "u@h"} {
-			_, err := db.CreateCredential(ctx, box, acme.ID, "x", h, "", "t")
+			_, err := db.CreateCredential(ctx, box, acme.ID, "x", h, "", store.NewSecret("t"))
 			wantCode(t, err, store.EINVALID)
 		}
 	})
 	t.Run("ErrDuplicateName", func(t *testing.T) {
-		_, err := db.CreateCredential(ctx, box, acme.ID, "bot", "", "", "t")
+		_, err := db.CreateCredential(ctx, box, acme.ID, "bot", "", "", store.NewSecret("t"))
 		wantCode(t, err, store.ECONFLICT)
-		if _, err := db.CreateCredential(ctx, box, other.ID, "bot", "", "", "t"); err != nil {
+		if _, err := db.CreateCredential(ctx, box, other.ID, "bot", "", "", store.NewSecret("t")); err != nil {
 			t.Fatalf("same name in another org: %v", err)
 		}
 	})
@@ -323,7 +324,7 @@ func TestCredential_RotateKeys(t *testing.T) {
 	org := mustOrg(t, db, "acme")
 	var ids []string
 	for i := 0; i < 3; i++ {
-		c, err := db.CreateCredential(ctx, oldBox, org.ID, "c"+strconv.Itoa(i), "", "", store.Secret("tok"+strconv.Itoa(i)))
+		c, err := db.CreateCredential(ctx, oldBox, org.ID, "c"+strconv.Itoa(i), "", "", store.NewSecret("tok"+strconv.Itoa(i)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -536,5 +537,25 @@ func TestHelperWriter(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestSecretNeverPrints: a Secret shows no plaintext under any verb, in a
+// struct's unexported field (how clone holds a token), or in JSON.
+func TestSecretNeverPrints(t *testing.T) {
+	s := store.NewSecret("ghp_SENTINEL")
+	type holder struct {
+		host  string
+		token store.Secret
+		Key   store.Secret
+	}
+	h := holder{"github.com", s, s}
+	out := fmt.Sprintf("%v %s %q %x %X %d %#v %+v %v %+v %#v", s, s, s, s, s, s, s, h, &h, h, h)
+	b, _ := json.Marshal(map[string]any{"s": s, "h": h})
+	if strings.Contains(out+string(b), "SENTINEL") || strings.Contains(out, fmt.Sprintf("%x", "ghp_SENTINEL")) {
+		t.Fatalf("a Secret printed its plaintext: %s %s", out, b)
+	}
+	if s.Reveal() != "ghp_SENTINEL" || !store.NewSecret("").IsZero() || s.IsZero() {
+		t.Fatal("Reveal or IsZero is wrong")
 	}
 }

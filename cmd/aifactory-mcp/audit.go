@@ -16,11 +16,10 @@ func newCmdAudit(f *Factory) *cobra.Command {
 		Short: "List audit entries, newest first",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			actor, err := f.AdminActor(cmd.Context())
+			db, actor, err := f.Admin(cmd.Context())
 			if err != nil {
 				return err
 			}
-			db, _ := f.Store(cmd.Context())
 			entries, err := db.ListAudit(cmd.Context(), actor.OrgID, limit)
 			if err != nil {
 				return err

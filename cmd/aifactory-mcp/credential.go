@@ -70,19 +70,19 @@ func readToken(io *IOStreams, fromStdin bool) (store.Secret, error) {
 		b, err := io.readPassword()
 		fmt.Fprintln(io.ErrOut)
 		if err != nil {
-			return "", fmt.Errorf("read token from terminal: %w", err)
+			return store.Secret{}, fmt.Errorf("read token from terminal: %w", err)
 		}
 		raw = b
 	} else {
 		b, err := readAllLimited(io.In, maxTokenBytes)
 		if err != nil {
-			return "", err
+			return store.Secret{}, err
 		}
 		raw = b
 	}
-	tok := store.Secret(strings.TrimSpace(string(raw)))
+	tok := store.NewSecret(strings.TrimSpace(string(raw)))
 	if err := store.ValidateToken(tok); err != nil {
-		return "", err
+		return store.Secret{}, err
 	}
 	return tok, nil
 }
@@ -104,7 +104,7 @@ func credentialAddRun(ctx context.Context, opts *CredentialAddOptions) error {
 	if err != nil {
 		return err
 	}
-	actor, err := f.AdminActor(ctx)
+	db, actor, err := f.Admin(ctx)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,6 @@ func credentialAddRun(ctx context.Context, opts *CredentialAddOptions) error {
 	if err != nil {
 		return err
 	}
-	db, _ := f.Store(ctx)
 	c, err := db.CreateCredential(ctx, box, actor.OrgID, opts.Name, opts.Host, opts.Username, tok)
 	if err != nil {
 		return err
@@ -129,11 +128,10 @@ func newCmdCredentialList(f *Factory) *cobra.Command {
 		Short: "List the org's credentials (never a token)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			actor, err := f.AdminActor(cmd.Context())
+			db, actor, err := f.Admin(cmd.Context())
 			if err != nil {
 				return err
 			}
-			db, _ := f.Store(cmd.Context())
 			creds, err := db.ListCredentials(cmd.Context(), actor.OrgID)
 			if err != nil {
 				return err
@@ -165,11 +163,10 @@ func newCmdCredentialRemove(f *Factory) *cobra.Command {
 		Long:  "Remove a credential. One that projects still use is refused unless --force, which detaches it from them.",
 		Args:  exactArgs(1, "the credential id (see `credential list`)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			actor, err := f.AdminActor(cmd.Context())
+			db, actor, err := f.Admin(cmd.Context())
 			if err != nil {
 				return err
 			}
-			db, _ := f.Store(cmd.Context())
 			c, err := db.RemoveCredential(cmd.Context(), actor.OrgID, args[0], force)
 			if err != nil {
 				return err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/aifactory/aifactory-mcp/store"
@@ -86,14 +85,19 @@ func loadBox(cfg *Config) (*store.Box, error) {
 	return store.NewBox(keys)
 }
 
-// AdminActor is the local admin acting on the configured org.
-func (f *Factory) AdminActor(ctx context.Context) (*store.Actor, error) {
+// Admin opens the store for a local admin command and returns it with the
+// admin acting on the configured org.
+func (f *Factory) Admin(ctx context.Context) (*store.DB, *store.Actor, error) {
 	db, err := f.Store(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg, _ := f.Config()
-	return db.AdminActor(ctx, cfg.Org)
+	actor, err := db.AdminActor(ctx, cfg.Org)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, actor, nil
 }
 
 func (f *Factory) Close() {
@@ -101,5 +105,3 @@ func (f *Factory) Close() {
 		f.db.Close()
 	}
 }
-
-func filepathAbs(p string) (string, error) { return filepath.Abs(p) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -16,7 +17,7 @@ import (
 
 // adminClone is the clone path for a local admin command, logging to stderr.
 func (f *Factory) adminClone(ctx context.Context) (*clone.Service, *store.Actor, error) {
-	actor, err := f.AdminActor(ctx)
+	_, actor, err := f.Admin(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -96,13 +97,13 @@ func newCmdProjectList(f *Factory) *cobra.Command {
 		Short: "List the org's projects",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			actor, err := f.AdminActor(cmd.Context())
+			db, actor, err := f.Admin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			var all []*store.Project
 			for after := ""; ; {
-				page, err := f.db.ListProjects(cmd.Context(), actor.OrgID, after, 500)
+				page, err := db.ListProjects(cmd.Context(), actor.OrgID, after, 500)
 				if err != nil {
 					return err
 				}
@@ -244,7 +245,7 @@ func newCmdHandover(f *Factory) *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if req.Cwd == "" {
-				req.Cwd, _ = filepathAbs(".")
+				req.Cwd, _ = filepath.Abs(".")
 			}
 			svc, actor, err := f.adminClone(cmd.Context())
 			if err != nil {

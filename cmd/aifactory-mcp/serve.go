@@ -87,7 +87,8 @@ func runServe(ctx context.Context, f *Factory) error {
 		return err
 	}
 	defer closeLog()
-	if _, err := f.Store(ctx); err != nil {
+	db, err := f.Store(ctx)
+	if err != nil {
 		return err
 	}
 	if f.firstRun != nil {
@@ -104,10 +105,9 @@ func runServe(ctx context.Context, f *Factory) error {
 	key := mcp.ResolveKey(cfg.Home)
 	if key.Err != nil {
 		log.Warn("MCP key refused; every tool call will say so", "source", key.Source, "reason", key.Err.Error())
-	} else if key.Key == "" {
+	} else if key.Key.IsZero() {
 		log.Warn("no MCP key configured; every tool call will say how to mint one")
 	}
-	db, _ := f.Store(ctx)
 	srv := mcp.NewServer(mcp.Deps{DB: db, Clone: svc, Key: key, Logger: log, Version: version})
 	// Start-up garbage (schema compilation in mcp-go above all) is returned
 	// to the OS once the server has settled, not on the answer path.
