@@ -48,49 +48,102 @@ func p50(d []time.Duration) float64 {
 	return float64(d[len(d)/2].Microseconds()) / 1000
 }
 
+// coldStartMsgs are initialize, initialized and tools/list, sent at once.
+var coldStartMsgs = strings.Join([]string{
+	`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`,
+	`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+	`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`,
+}, "\n") + "\n"
+
+// startServer spawns an MCP server on stdio, sends coldStartMsgs and
+// returns once tools/list is answered, with the time that took. Closing
+// the returned stdin ends the server.
+func startServer(b *testing.B, bin string, env []string) (*exec.Cmd, io.WriteCloser, time.Duration) {
+	b.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = env
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	io.WriteString(stdin, coldStartMsgs)
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), `{"jsonrpc":"2.0","id":2,`) {
+			return cmd, stdin, time.Since(start)
+		}
+	}
+	stdin.Close()
+	cmd.Wait()
+	b.Fatalf("%s never answered tools/list", bin)
+	return nil, nil, 0
+}
+
+func stopServer(b *testing.B, cmd *exec.Cmd, stdin io.WriteCloser) {
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkColdStart spawns the server, sends initialize, initialized and
-// tools/list at once, and stops the clock at the tools/list answer. It also
-// reports the resident memory of one server left idle for two seconds
-// after that answer (Linux).
+// tools/list at once, and stops the clock at the tools/list answer.
 func BenchmarkColdStart(b *testing.B) {
 	env := benchHome(b)
-	msgs := strings.Join([]string{
-		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`,
-		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
-		`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`,
-	}, "\n") + "\n"
-	var times []time.Duration
-	var rss []float64
+	times := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		cmd := exec.Command(binPath)
-		cmd.Env = env
-		stdin, _ := cmd.StdinPipe()
-		stdout, _ := cmd.StdoutPipe()
-		start := time.Now()
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		io.WriteString(stdin, msgs)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() && !strings.HasPrefix(sc.Text(), `{"jsonrpc":"2.0","id":2,`) {
-		}
-		times = append(times, time.Since(start))
+		cmd, stdin, d := startServer(b, binPath, env)
+		times = append(times, d)
 		b.StopTimer()
-		if runtime.GOOS == "linux" && i == b.N-1 {
-			time.Sleep(2 * time.Second) // idle is what is measured
-			rss = append(rss, rssMiB(cmd.Process.Pid))
-		}
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			b.Fatal(err)
-		}
+		stopServer(b, cmd, stdin)
 		b.StartTimer()
 	}
 	b.ReportMetric(p50(times), "p50-ms")
-	if len(rss) > 0 {
-		b.ReportMetric(rss[0], "idle-RSS-MiB")
+}
+
+// BenchmarkIdleRSS reports the resident memory (Linux) of a server left
+// idle for two seconds after answering tools/list, beside the yardstick of
+// testdata/rssfloor built in steps: a one-tool mcp-go server alone, then
+// also opening the store with modernc.org/sqlite, then also initialising
+// go-git, viper and cobra. The last step is the floor of the design card's
+// packages before any of this server's own code and features.
+func BenchmarkIdleRSS(b *testing.B) {
+	if runtime.GOOS != "linux" {
+		b.Skip("reads /proc")
+	}
+	env := benchHome(b)
+	home := strings.TrimPrefix(env[0], "AIFACTORY_HOME=")
+	steps := []struct{ name, tags string }{
+		{"step=1-mcp-go", ""},
+		{"step=2-sqlite", "floor_sqlite"},
+		{"step=3-go-git,viper,cobra", "floor_deps"},
+		{"step=4-aifactory-mcp", "-"},
+	}
+	for _, st := range steps {
+		bin := binPath
+		if st.tags != "-" {
+			bin = filepath.Join(b.TempDir(), "rssfloor")
+			build := exec.Command("go", "build", "-tags", st.tags, "-o", bin, "./testdata/rssfloor")
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := build.CombinedOutput(); err != nil {
+				b.Fatalf("build rssfloor: %v %s", err, out)
+			}
+		}
+		b.Run(st.name, func(b *testing.B) {
+			rss := make([]float64, 0, b.N)
+			for i := 0; i < b.N; i++ {
+				cmd, stdin, _ := startServer(b, bin, append(env, "AIFACTORY_DB="+filepath.Join(home, "aifactory.db")))
+				time.Sleep(2 * time.Second) // idle is what is measured
+				rss = append(rss, rssMiB(cmd.Process.Pid))
+				stopServer(b, cmd, stdin)
+			}
+			slices.Sort(rss)
+			b.ReportMetric(rss[len(rss)/2], "idle-RSS-MiB")
+		})
 	}
 }
 
