@@ -275,7 +275,7 @@ func (s *Service) runClone(ctx context.Context, fl *flight, key string, p *store
 	}
 	var result *store.Project
 	if err != nil {
-		err = s.classify(ctx, err, u, auth)
+		err = s.classify(ctx, opClone, err, u, auth)
 		os.RemoveAll(p.CloneTmp)
 		fl.mu.Lock()
 		detached := fl.detached

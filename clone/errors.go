@@ -14,12 +14,18 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
+// The operations classify words its messages for.
+const (
+	opClone = "clone"
+	opSync  = "sync"
+)
+
 // classify turns a clone or fetch failure into one sentence for the user.
 // When ctx (the operation's) has ended, that is the cause, whatever the
 // transport made of it (often "unexpected EOF"). Domain errors pass
 // through; everything else is named by kind, and any text that does leave
 // is cut short and scrubbed of the token and userinfo.
-func (s *Service) classify(ctx context.Context, err error, u *RepoURL, auth *authBinding) error {
+func (s *Service) classify(ctx context.Context, op string, err error, u *RepoURL, auth *authBinding) error {
 	if err == nil {
 		return nil
 	}
@@ -36,8 +42,12 @@ func (s *Service) classify(ctx context.Context, err error, u *RepoURL, auth *aut
 	}
 	host := u.HostPort
 	switch {
+	case errors.Is(err, context.DeadlineExceeded) && op == opSync:
+		return store.Errorf(store.EREMOTE, "the fetch from %s did not finish within the clone timeout (%s, AIFACTORY_CLONE_TIMEOUT); the branch and its files were not changed — try again later, or ask the operator for a longer timeout", u.Clean, s.timeout)
 	case errors.Is(err, context.DeadlineExceeded):
 		return store.Errorf(store.EREMOTE, "the clone of %s did not finish within the clone timeout (%s, AIFACTORY_CLONE_TIMEOUT); nothing was kept — try depth: 1, or ask the operator for a longer timeout", u.Clean, s.timeout)
+	case errors.Is(err, context.Canceled) && op == opSync:
+		return store.Errorf(store.EREMOTE, "the sync from %s was cancelled; the branch and its files were not changed", u.Clean)
 	case errors.Is(err, context.Canceled):
 		return store.Errorf(store.EREMOTE, "the clone of %s was cancelled; nothing was kept", u.Clean)
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed),

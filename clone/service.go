@@ -46,8 +46,8 @@ type Service struct {
 	wg      sync.WaitGroup
 
 	mu      sync.Mutex
-	flights map[string]*flight // org + "\x00" + URL key → clone in progress here
-	syncMu  map[string]*sync.Mutex
+	flights map[string]*flight      // org + "\x00" + URL key → clone in progress here
+	syncMu  map[string]*projectLock // project id → syncs here
 }
 
 // New returns a Service. It installs go-git's guarded transports (once per
@@ -82,7 +82,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		db: cfg.DB, box: cfg.Box, ws: ws, policy: &policy,
 		timeout: cfg.CloneTimeout, wait: cfg.CloneWait, engine: cfg.Engine, log: cfg.Logger, pollEvery: 100 * time.Millisecond,
-		baseCtx: ctx, cancel: cancel, flights: map[string]*flight{}, syncMu: map[string]*sync.Mutex{},
+		baseCtx: ctx, cancel: cancel, flights: map[string]*flight{}, syncMu: map[string]*projectLock{},
 	}
 	s.op = &operation{rt: &authTransport{base: policy.newTransport()}, policy: s.policy}
 	return s, nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aifactory/aifactory-mcp/store"
@@ -74,7 +73,10 @@ func (s *Service) syncProject(ctx context.Context, p *store.Project) (*SyncResul
 	case p.Status == store.StatusFailed:
 		return nil, store.Errorf(store.ECONFLICT, "project %s failed to clone (%s); call project_create with its gitUrl to try again", p.Name, p.Error)
 	}
-	unlock := s.lockProject(p.ID)
+	unlock, err := s.lockProject(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	prev, head, err := s.pull(ctx, p)
 	if err != nil {
@@ -91,18 +93,6 @@ func (s *Service) syncProject(ctx context.Context, p *store.Project) (*SyncResul
 		return nil, err
 	}
 	return &SyncResult{Project: np, PreviousHead: prev, Head: head, Updated: prev != head}, nil
-}
-
-func (s *Service) lockProject(id string) func() {
-	s.mu.Lock()
-	m := s.syncMu[id]
-	if m == nil {
-		m = new(sync.Mutex)
-		s.syncMu[id] = m
-	}
-	s.mu.Unlock()
-	m.Lock()
-	return m.Unlock
 }
 
 // pull is `git pull --ff-only` on the checked-out branch, fetching from the
@@ -147,7 +137,7 @@ func (s *Service) pull(ctx context.Context, p *store.Project) (prev, head string
 		_ = s.db.TouchCredential(context.WithoutCancel(ctx), p.OrgID, p.GitCredentialID)
 	}
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return "", "", s.classify(fctx, err, u, auth)
+		return "", "", s.classify(fctx, opSync, err, u, auth)
 	}
 	remoteRef, err := repo.Reference(tracking, true)
 	if err != nil {

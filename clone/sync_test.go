@@ -2,10 +2,13 @@ package clone_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aifactory/aifactory-mcp/clone"
 	"github.com/aifactory/aifactory-mcp/clone/gittest"
@@ -121,6 +124,93 @@ func TestSyncAll_KeepsGoing(t *testing.T) {
 	got, _ := e.db.GetProject(context.Background(), e.org.ID, pg.ID)
 	if got.Head != head {
 		t.Fatal("good project not synced")
+	}
+}
+
+// Two processes on one workspace (here two Services on the same root and
+// store, as a server and a `sync --interval` beside it) never sync one
+// clone at once: the second waits for the first, or gives up with its call.
+func TestSync_OneAtATimeAcrossProcesses(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	repo := e.srv.NewRepo(t, "org/app", gittest.RepoOptions{})
+	p := e.cloneRepo(repo, "")
+	other := e.newService(nil)
+	// Enough incompressible bytes that the fetch's pack outlasts the hold's
+	// free first bytes.
+	noise := make([]byte, 8<<10)
+	rand.Read(noise)
+	head := repo.Commit(t, map[string]string{"a.bin": hex.EncodeToString(noise)}, "one")
+	hold := e.srv.Hold("org/app")
+	errc := make(chan error, 1)
+	go func() {
+		_, err := other.Sync(ctx, e.actor, p.ID)
+		errc <- err
+	}()
+	select {
+	case <-hold.Reached():
+	case err := <-errc:
+		t.Fatalf("the other sync was never held: %v", err)
+	}
+
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err := e.svc.Sync(short, e.actor, p.ID)
+	cancel()
+	wantCode(t, err, store.ECONFLICT)
+	if !strings.Contains(err.Error(), "call project_sync again") {
+		t.Fatalf("err = %v", err)
+	}
+	if got, _ := e.db.GetProject(ctx, e.org.ID, p.ID); got.LastSyncError != "" {
+		t.Fatalf("a sync that waited recorded an error: %q", got.LastSyncError)
+	}
+
+	hold.Release()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.svc.Sync(ctx, e.actor, p.ID)
+	if err != nil || res.Updated || res.Head != head {
+		t.Fatalf("after the other sync: %+v %v", res, err)
+	}
+	if n := clone.SyncLocks(e.svc) + clone.SyncLocks(other); n != 0 {
+		t.Fatalf("%d sync locks left in memory", n)
+	}
+	left, _ := filepath.Glob(filepath.Join(e.svc.Root(), ".aifactory-tmp", "*.sync.lock"))
+	if len(left) != 0 {
+		t.Fatalf("lock files left: %v", left)
+	}
+}
+
+func TestSync_CancelledChangesNothing(t *testing.T) {
+	e := newEnv(t, nil)
+	repo := e.srv.NewRepo(t, "org/app", gittest.RepoOptions{})
+	p := e.cloneRepo(repo, "")
+	noise := make([]byte, 8<<10)
+	rand.Read(noise)
+	repo.Commit(t, map[string]string{"a.bin": hex.EncodeToString(noise)}, "one")
+	hold := e.srv.Hold("org/app")
+	defer hold.Release()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := e.svc.Sync(ctx, e.actor, p.ID)
+		errc <- err
+	}()
+	select {
+	case <-hold.Reached():
+	case err := <-errc:
+		t.Fatalf("the sync was never held: %v", err)
+	}
+	cancel()
+	err := <-errc
+	if err == nil || !strings.Contains(err.Error(), "the sync from") || !strings.Contains(err.Error(), "were not changed") {
+		t.Fatalf("err = %v", err)
+	}
+	if head := strings.TrimSpace(gittest.Git(t, p.Path, "rev-parse", "HEAD")); head != p.Head {
+		t.Fatalf("HEAD moved to %s", head)
+	}
+	if _, err := os.Stat(filepath.Join(p.Path, "a.bin")); !os.IsNotExist(err) {
+		t.Fatalf("a.bin appeared: %v", err)
 	}
 }
 
