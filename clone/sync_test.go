@@ -128,7 +128,7 @@ func TestSyncAll_KeepsGoing(t *testing.T) {
 }
 
 // Two processes on one workspace (here two Services on the same root and
-// store, as a server and a `sync --interval` beside it) never sync one
+// store, as a server and a `sync --every` beside it) never sync one
 // clone at once: the second waits for the first, or gives up with its call.
 func TestSync_OneAtATimeAcrossProcesses(t *testing.T) {
 	e := newEnv(t, nil)

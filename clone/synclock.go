@@ -19,7 +19,7 @@ type projectLock struct {
 }
 
 // lockProject serialises syncs of one project: inside this process, and
-// across processes sharing the workspace (a server and a `sync --interval`
+// across processes sharing the workspace (a server and a `sync --every`
 // beside it) with a file lock in the temporary area. It waits for a sync
 // in progress until ctx ends.
 func (s *Service) lockProject(ctx context.Context, p *store.Project) (unlock func(), err error) {
