@@ -55,6 +55,8 @@ func (s *Service) classify(ctx context.Context, op string, err error, u *RepoURL
 		return notFoundError(u, auth)
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
 		return store.Errorf(store.EREMOTE, "the repository %s is empty; push a first commit, then call again", u.Clean)
+	case strings.Contains(err.Error(), "redirect: changes scheme from"): // go-git's own check, met before ours
+		return errDowngrade()
 	case errors.Is(err, plumbing.ErrReferenceNotFound), strings.Contains(err.Error(), "couldn't find remote ref"),
 		strings.Contains(err.Error(), "reference not found"):
 		return store.Errorf(store.EREMOTE, "the branch does not exist in %s; pass an existing branch, or none for the default branch", u.Clean)

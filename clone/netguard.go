@@ -142,9 +142,15 @@ func (p *NetPolicy) checkRedirect(req *http.Request, via []*http.Request) error 
 		return errors.New("too many redirects")
 	}
 	if req.URL.Scheme != "https" && !(req.URL.Scheme == "http" && p.AllowHTTP && via[0].URL.Scheme == "http") {
-		return store.Errorf(store.EFORBIDDEN, "the server redirected to a non-https URL, which is refused")
+		return errDowngrade()
 	}
 	return p.CheckHost(req.URL.Hostname())
+}
+
+// errDowngrade refuses a redirect from https (or to any scheme but http
+// where plain http is allowed).
+func errDowngrade() error {
+	return store.Errorf(store.EFORBIDDEN, "the server redirected to a non-https URL, which is refused; call again with the repository's https:// URL")
 }
 
 type authKey struct{}

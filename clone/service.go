@@ -88,6 +88,13 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// ParseURL applies the URL policy, plain http:// included when the operator
+// allows it (AIFACTORY_ALLOW_HTTP).
+func (s *Service) ParseURL(raw string) (*RepoURL, error) { return ParseURL(raw, s.policy.AllowHTTP) }
+
+// AllowsHTTP reports whether plain http:// URLs are allowed.
+func (s *Service) AllowsHTTP() bool { return s.policy.AllowHTTP }
+
 // Root returns the resolved workspace root.
 func (s *Service) Root() string { return s.ws.Root }
 

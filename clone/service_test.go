@@ -215,6 +215,48 @@ func TestCreate_RedirectNeverCarriesCredential(t *testing.T) {
 	}
 }
 
+// Plain http:// is refused unless the operator allows it, and even then
+// never carries a credential and is never reached by a redirect from https.
+func TestCreate_PlainHTTP(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	plain := gittest.NewPlainServer(t)
+	repo := plain.NewRepo(t, "org/open", gittest.RepoOptions{})
+
+	_, err := e.svc.Create(ctx, e.actor, clone.CreateRequest{GitURL: repo.URL})
+	wantCode(t, err, store.EINVALID)
+	if !strings.Contains(err.Error(), "https://") || plain.Requests() != 0 {
+		t.Fatalf("err = %v; %d requests", err, plain.Requests())
+	}
+
+	allowed := e.newService(func(c *clone.Config) { c.Policy.AllowHTTP = true })
+	cred := e.credential("bot", plain.Host, plain.Password)
+	_, err = allowed.Create(ctx, e.actor, clone.CreateRequest{GitURL: repo.URL, CredentialID: cred.ID})
+	wantCode(t, err, store.EFORBIDDEN)
+	if plain.Requests() != 0 {
+		t.Fatalf("a credential's clone over http made %d requests", plain.Requests())
+	}
+
+	e.srv.Redirect("org/down", repo.URL)
+	_, err = allowed.Create(ctx, e.actor, clone.CreateRequest{GitURL: e.srv.URL + "/org/down.git"})
+	if err == nil || !strings.Contains(err.Error(), "non-https") || plain.Requests() != 0 {
+		t.Fatalf("https → http redirect: err = %v; %d requests", err, plain.Requests())
+	}
+
+	res, err := allowed.Create(ctx, e.actor, clone.CreateRequest{GitURL: repo.URL})
+	if err != nil || res.Project.Status != store.StatusReady || res.Project.GitURL != repo.URL {
+		t.Fatalf("%+v %v", res, err)
+	}
+	head := repo.Commit(t, map[string]string{"b.txt": "b\n"}, "b")
+	synced, err := allowed.Sync(ctx, e.actor, res.Project.ID)
+	if err != nil || !synced.Updated || synced.Head != head {
+		t.Fatalf("sync over http: %+v %v", synced, err)
+	}
+	if plain.AuthHeaders() != 0 {
+		t.Fatalf("%d Authorization headers went over http", plain.AuthHeaders())
+	}
+}
+
 func TestCreate_IdempotentAndRaces(t *testing.T) {
 	e := newEnv(t, nil)
 	repo := e.srv.NewRepo(t, "org/app", gittest.RepoOptions{})

@@ -61,7 +61,7 @@ func (r *Resolver) Resolve(ctx context.Context, actor *store.Actor, req Request)
 	}
 	rawURL, branch := req.GitURL, req.Branch
 	if rawURL == "" {
-		origin, headBranch, ok := readOrigin(cwd)
+		origin, headBranch, ok := readOrigin(cwd, r.Clone.AllowsHTTP())
 		if !ok {
 			return nil, store.Errorf(store.EINVALID, "%s matches no project and the server cannot read a Git checkout there; pass gitUrl (the repository's https:// URL) to register it", cwd)
 		}
@@ -70,7 +70,7 @@ func (r *Resolver) Resolve(ctx context.Context, actor *store.Actor, req Request)
 			branch = headBranch
 		}
 	}
-	u, err := clone.ParseURL(rawURL, false)
+	u, err := r.Clone.ParseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
@@ -129,9 +129,10 @@ func (r *Resolver) matchingCredential(ctx context.Context, orgID string, u *clon
 }
 
 // readOrigin reads the origin remote and checked-out branch of the checkout
-// containing dir. Userinfo is stripped; SSH forms become their https URL. A
-// detached HEAD yields no branch, so the remote's default branch is used.
-func readOrigin(dir string) (origin, branch string, ok bool) {
+// containing dir. Userinfo is stripped; SSH forms become their https URL,
+// and so does plain http unless allowHTTP. A detached HEAD yields no
+// branch, so the remote's default branch is used.
+func readOrigin(dir string, allowHTTP bool) (origin, branch string, ok bool) {
 	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
 	if err != nil {
 		return "", "", false
@@ -141,6 +142,10 @@ func readOrigin(dir string) (origin, branch string, ok bool) {
 		return "", "", false
 	}
 	origin = ToHTTPS(remote.Config().URLs[0])
+	if u, err := url.Parse(strings.TrimSpace(remote.Config().URLs[0])); allowHTTP && err == nil && u.Scheme == "http" {
+		u.User = nil
+		origin = u.String()
+	}
 	if head, err := repo.Head(); err == nil && head.Name().IsBranch() {
 		branch = head.Name().Short()
 	}

@@ -122,6 +122,51 @@ func TestResolve(t *testing.T) {
 	})
 }
 
+// Handover follows the operator's http policy as project_create does:
+// plain http:// is refused by default and used when allowed, from an
+// explicit gitUrl or from the checkout's origin.
+func TestResolve_PlainHTTPFollowsPolicy(t *testing.T) {
+	ctx := context.Background()
+	plain := gittest.NewPlainServer(t)
+	repo := plain.NewRepo(t, "org/open", gittest.RepoOptions{})
+	other := plain.NewRepo(t, "org/other", gittest.RepoOptions{})
+	for _, allow := range []bool{false, true} {
+		dir := t.TempDir()
+		db, err := store.Open(ctx, filepath.Join(dir, "db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		org, _ := db.CreateOrg(ctx, "acme", "")
+		svc, err := clone.New(clone.Config{DB: db, WorkspaceRoot: filepath.Join(dir, "ws"),
+			Policy: clone.NetPolicy{AllowPrivateNetworks: true, AllowHTTP: allow}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(svc.Close)
+		r := &handover.Resolver{DB: db, Clone: svc}
+		actor := &store.Actor{OrgID: org.ID, OrgSlug: "acme", KeyID: "k", Via: "mcp"}
+
+		res, err := r.Resolve(ctx, actor, handover.Request{Cwd: "/laptop/open", GitURL: repo.URL, CanRegister: true})
+		if !allow {
+			if store.ErrorCode(err) != store.EINVALID || plain.Requests() != 0 {
+				t.Fatalf("http refused by default: %+v %v (%d requests)", res, err, plain.Requests())
+			}
+			continue
+		}
+		if err != nil || res.Matched != handover.MatchedCreated || res.Project.GitURL != repo.URL {
+			t.Fatalf("explicit http gitUrl: %+v %v", res, err)
+		}
+		local := filepath.Join(t.TempDir(), "other")
+		gittest.Git(t, "", "init", "-q", local)
+		gittest.Git(t, local, "remote", "add", "origin", "http://someone:tok@"+strings.TrimPrefix(other.URL, "http://"))
+		res, err = r.Resolve(ctx, actor, handover.Request{Cwd: local, CanRegister: true})
+		if err != nil || res.Matched != handover.MatchedCreated || res.Project.GitURL != other.URL {
+			t.Fatalf("http origin: %+v %v", res, err)
+		}
+	}
+}
+
 func TestToHTTPS(t *testing.T) {
 	for in, want := range map[string]string{
 		"git@github.com:org/app.git":              "https://github.com/org/app.git",

@@ -24,7 +24,7 @@ import (
 
 // Server is a Git smart-HTTP server on 127.0.0.1.
 type Server struct {
-	URL      string // https://127.0.0.1:PORT
+	URL      string // https://127.0.0.1:PORT (http:// from NewPlainServer)
 	Host     string // 127.0.0.1:PORT
 	User     string
 	Password string
@@ -48,7 +48,13 @@ type repoState struct {
 }
 
 // NewServer starts a TLS server; it stops when the test ends.
-func NewServer(t testing.TB) *Server {
+func NewServer(t testing.TB) *Server { return newServer(t, true) }
+
+// NewPlainServer starts a server on plain http:// (for the
+// AIFACTORY_ALLOW_HTTP paths); it stops when the test ends.
+func NewPlainServer(t testing.TB) *Server { return newServer(t, false) }
+
+func newServer(t testing.TB, useTLS bool) *Server {
 	t.Helper()
 	RequireGit(t)
 	dir := t.TempDir()
@@ -61,6 +67,13 @@ func NewServer(t testing.TB) *Server {
 		Env:  []string{"GIT_PROJECT_ROOT=" + s.root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "HOME=" + dir},
 	}
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	if !useTLS {
+		s.ts.Start()
+		t.Cleanup(s.Close)
+		s.URL = s.ts.URL
+		s.Host = strings.TrimPrefix(s.ts.URL, "http://")
+		return s
+	}
 	s.ts.StartTLS()
 	t.Cleanup(s.Close)
 	s.URL = s.ts.URL
