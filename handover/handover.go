@@ -52,12 +52,10 @@ func (r *Resolver) Resolve(ctx context.Context, actor *store.Actor, req Request)
 		return nil, store.Errorf(store.EINVALID, "cwd must be the absolute path of your working directory")
 	}
 	cwd := filepath.Clean(req.Cwd)
-	for _, dir := range candidates(cwd) {
-		if p, err := r.DB.ProjectContaining(ctx, actor.OrgID, dir); err == nil {
-			return &Result{Project: p, Matched: MatchedPath}, nil
-		} else if store.ErrorCode(err) != store.ENOTFOUND {
-			return nil, err
-		}
+	if p, err := ProjectAt(ctx, r.DB, actor.OrgID, cwd); err == nil {
+		return &Result{Project: p, Matched: MatchedPath}, nil
+	} else if store.ErrorCode(err) != store.ENOTFOUND {
+		return nil, err
 	}
 	rawURL, branch := req.GitURL, req.Branch
 	if rawURL == "" {
@@ -97,14 +95,21 @@ func (r *Resolver) Resolve(ctx context.Context, actor *store.Actor, req Request)
 	return &Result{Project: res.Project, Matched: matched}, nil
 }
 
-// candidates are cwd as given and, when it exists here, resolved through
-// symlinks.
-func candidates(cwd string) []string {
-	out := []string{cwd}
-	if real, err := filepath.EvalSymlinks(cwd); err == nil && real != cwd {
-		out = append(out, real)
+// ProjectAt returns the org's project containing the absolute path dir, as
+// given or, when it exists here, resolved through symlinks. Not finding one
+// is an ENOTFOUND error naming dir as given.
+func ProjectAt(ctx context.Context, db *store.DB, orgID, dir string) (*store.Project, error) {
+	dir = filepath.Clean(dir)
+	p, err := db.ProjectContaining(ctx, orgID, dir)
+	if store.ErrorCode(err) != store.ENOTFOUND {
+		return p, err
 	}
-	return out
+	if real, rerr := filepath.EvalSymlinks(dir); rerr == nil && real != dir {
+		if p, rerr := db.ProjectContaining(ctx, orgID, real); store.ErrorCode(rerr) != store.ENOTFOUND {
+			return p, rerr
+		}
+	}
+	return nil, err
 }
 
 func (r *Resolver) matchingCredential(ctx context.Context, orgID string, u *clone.RepoURL) (string, error) {

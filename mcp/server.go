@@ -5,12 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log"
 	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/aifactory/aifactory-mcp/clone"
 	"github.com/aifactory/aifactory-mcp/handover"
@@ -36,6 +33,7 @@ type Server struct {
 	key      KeySource
 	log      *slog.Logger
 	mcp      *server.MCPServer
+	delivery *delivery // progress notifications written, when on stdio
 }
 
 // workerPoolSize bounds concurrent tool calls; a long clone holds one
@@ -68,6 +66,8 @@ func (s *Server) MCPServer() *server.MCPServer { return s.mcp }
 // ServeStdio serves until in closes or ctx ends. Only protocol messages go
 // to out; mcp-go's own errors go to the logger.
 func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, errLog io.Writer) error {
+	s.delivery = newDelivery()
+	out = countingWriter{w: out, d: s.delivery}
 	stdio := server.NewStdioServer(s.mcp)
 	server.WithWorkerPoolSize(workerPoolSize)(stdio)
 	stdio.SetErrorLogger(log.New(errLog, "mcp: ", log.LstdFlags))
@@ -115,36 +115,4 @@ func (s *Server) toolError(tool string, err error) *mcp.CallToolResult {
 
 func (s *Server) auditDenied(ctx context.Context, actor *store.Actor, tool string, err error) {
 	_ = s.db.Audit(ctx, &store.AuditEntry{OrgID: actor.OrgID, KeyID: actor.KeyID, Action: "mcp." + tool, Outcome: store.OutcomeDenied, Detail: store.ErrorMessage(err)})
-}
-
-// progressEvery spaces notifications within one phase; a phase change is
-// always sent. Git reports every percent of every phase, which would be
-// hundreds of messages for the client to render.
-const progressEvery = 250 * time.Millisecond
-
-// progressFunc returns a callback that sends notifications/progress for the
-// request's progress token, or nil when it has none.
-func (s *Server) progressFunc(ctx context.Context, req mcp.CallToolRequest) func(clone.Progress) {
-	if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil {
-		return nil
-	}
-	token := req.Params.Meta.ProgressToken
-	var mu sync.Mutex
-	n, phase, last := 0, "", time.Time{}
-	return func(p clone.Progress) {
-		mu.Lock()
-		defer mu.Unlock()
-		now := time.Now()
-		if p.Phase == phase && now.Sub(last) < progressEvery {
-			return
-		}
-		n, phase, last = n+1, p.Phase, now
-		msg := p.Phase
-		if p.Percent >= 0 {
-			msg = fmt.Sprintf("%s %d%%", p.Phase, p.Percent)
-		}
-		_ = s.mcp.SendNotificationToClient(ctx, "notifications/progress", map[string]any{
-			"progressToken": token, "progress": n, "message": msg,
-		})
-	}
 }

@@ -50,9 +50,11 @@ func (s *Server) projectCreate() server.ServerTool {
 			if err != nil {
 				return nil, err
 			}
+			report, done := s.progress(ctx, req)
+			defer done()
 			res, err := s.clone.Create(ctx, actor, clone.CreateRequest{GitURL: a["gitUrl"], Path: a["path"],
 				CredentialID: a["gitCredentialId"], Branch: a["branch"], Name: a["name"], Depth: depth,
-				Progress: s.progressFunc(ctx, req)})
+				Progress: report})
 			if err != nil {
 				return nil, err
 			}
@@ -112,7 +114,7 @@ func (s *Server) projectGet() server.ServerTool {
 			case !filepath.IsAbs(a["path"]):
 				return nil, store.Errorf(store.EINVALID, "path must be absolute")
 			default:
-				p, err = s.db.ProjectContaining(ctx, actor.OrgID, filepath.Clean(a["path"]))
+				p, err = handover.ProjectAt(ctx, s.db, actor.OrgID, a["path"])
 			}
 			if err != nil {
 				return nil, err
@@ -209,9 +211,11 @@ func (s *Server) handoverTool() server.ServerTool {
 			if err != nil {
 				return nil, err
 			}
+			report, done := s.progress(ctx, req)
+			defer done()
 			res, err := s.handover.Resolve(ctx, actor, handover.Request{Cwd: a["cwd"], GitURL: a["gitUrl"], Branch: a["branch"],
 				CredentialID: a["gitCredentialId"], CanRegister: requireScope(actor, store.ScopeProjectWrite) == nil,
-				Progress: s.progressFunc(ctx, req)})
+				Progress: report})
 			if err != nil {
 				return nil, err
 			}

@@ -73,11 +73,19 @@ func (e *e2e) client(extraEnv ...string) *client.Client {
 
 func call(t *testing.T, c *client.Client, tool string, args map[string]any) (map[string]any, string, bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	req := mcp.CallToolRequest{}
 	req.Params.Name = tool
 	req.Params.Arguments = args
+	return callReq(t, c, req)
+}
+
+// callReq calls a tool and returns its structured result, its text, and
+// whether it is an error result.
+func callReq(t *testing.T, c *client.Client, req mcp.CallToolRequest) (map[string]any, string, bool) {
+	t.Helper()
+	tool := req.Params.Name
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	res, err := c.CallTool(ctx, req)
 	if err != nil {
 		t.Fatalf("%s: protocol error %v", tool, err)
@@ -146,6 +154,22 @@ func TestE2E_AgentFlow(t *testing.T) {
 	out, _, _ = call(t, c, "project_get", map[string]any{"projectId": id})
 	if out["project"].(map[string]any)["id"] != id {
 		t.Fatalf("project_get: %v", out)
+	}
+	// By path: a directory inside the clone, and the clone through a
+	// symlink, find it as handover does; a path in no project does not.
+	clonePath := p["path"].(string)
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(clonePath, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(clonePath, "sub", "dir"), link} {
+		out, text, isErr = call(t, c, "project_get", map[string]any{"path": path})
+		if isErr || out["project"].(map[string]any)["id"] != id {
+			t.Fatalf("project_get path %s: %s", path, text)
+		}
+	}
+	if _, text, isErr = call(t, c, "project_get", map[string]any{"path": t.TempDir()}); !isErr || !strings.Contains(text, "no project of this org contains") {
+		t.Fatalf("project_get of a path in no project: %s", text)
 	}
 	head := private.Commit(t, map[string]string{"x.txt": "x"}, "more")
 	out, text, isErr = call(t, c, "project_sync", map[string]any{"projectId": id})
@@ -248,10 +272,14 @@ func TestE2E_WaitBudget(t *testing.T) {
 	repo.Commit(t, files, "bulk")
 	hold := e.srv.Hold("org/slow")
 	c := e.client()
-	out, text, isErr := call(t, c, "project_create", map[string]any{"gitUrl": repo.URL})
+	log := watchProgress(c)
+	out, text, isErr := callReq(t, c, createRequest(repo.URL, "wait-1"))
 	if isErr || out["project"].(map[string]any)["status"] != "cloning" {
 		t.Fatalf("create: %s", text)
 	}
+	log.mu.Lock()
+	atAnswer := len(log.items)
+	log.mu.Unlock()
 	id := out["project"].(map[string]any)["id"].(string)
 	// Another call is answered while the clone is held.
 	if _, text, isErr := call(t, c, "whoami", nil); isErr {
@@ -269,6 +297,14 @@ func TestE2E_WaitBudget(t *testing.T) {
 			t.Fatalf("status %v", status)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The request ended with its answer, and so did its progress: the
+	// clone that went on reported nothing more under its token.
+	call(t, c, "whoami", nil)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if late := len(log.items) - atAnswer; late != 0 {
+		t.Fatalf("%d progress notifications after the answer: %v", late, log.items[atAnswer:])
 	}
 }
 
