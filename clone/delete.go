@@ -62,6 +62,13 @@ func (s *Service) deleteProject(ctx context.Context, actor *store.Actor, p *stor
 	if !s.ws.Contains(p.Path) {
 		return nil, store.Errorf(store.EFORBIDDEN, "the files of project %s are outside the workspace root and are never deleted; call again without deleteFiles", p.Name)
 	}
+	// Not under a running sync (of any process): it would go on writing
+	// into a tree moved away, and recreate parts of it at the path.
+	unlock, err := s.lockProject(ctx, p, "project_delete")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if !req.Force {
 		if lost, err := unsavedWork(p.Path); err != nil {
 			return nil, store.Errorf(store.ECONFLICT, "cannot tell whether project %s holds unsaved work (%s); pass force: true to delete it anyway", p.Name, truncate(err.Error(), 120))

@@ -73,11 +73,15 @@ func (s *Service) syncProject(ctx context.Context, p *store.Project) (*SyncResul
 	case p.Status == store.StatusFailed:
 		return nil, store.Errorf(store.ECONFLICT, "project %s failed to clone (%s); call project_create with its gitUrl to try again", p.Name, p.Error)
 	}
-	unlock, err := s.lockProject(ctx, p)
+	unlock, err := s.lockProject(ctx, p, "project_sync")
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	// A delete may have gone first while this call waited for the lock.
+	if _, err := s.db.GetProject(ctx, p.OrgID, p.ID); err != nil {
+		return nil, err
+	}
 	prev, head, err := s.pull(ctx, p)
 	if err != nil {
 		msg := store.ErrorMessage(err)

@@ -163,6 +163,18 @@ func TestSync_OneAtATimeAcrossProcesses(t *testing.T) {
 	if got, _ := e.db.GetProject(ctx, e.org.ID, p.ID); got.LastSyncError != "" {
 		t.Fatalf("a sync that waited recorded an error: %q", got.LastSyncError)
 	}
+	// Deleting the files waits for the sync too, rather than moving the
+	// tree away under it.
+	short, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = e.svc.Delete(short, e.actor, clone.DeleteRequest{ProjectID: p.ID, DeleteFiles: true})
+	cancel()
+	wantCode(t, err, store.ECONFLICT)
+	if !strings.Contains(err.Error(), "call project_delete again") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(p.Path, ".git")); err != nil {
+		t.Fatalf("a refused delete touched the clone: %v", err)
+	}
 
 	hold.Release()
 	if err := <-errc; err != nil {
@@ -172,6 +184,11 @@ func TestSync_OneAtATimeAcrossProcesses(t *testing.T) {
 	if err != nil || res.Updated || res.Head != head {
 		t.Fatalf("after the other sync: %+v %v", res, err)
 	}
+	if _, err := e.svc.Delete(ctx, e.actor, clone.DeleteRequest{ProjectID: p.ID, DeleteFiles: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = other.Sync(ctx, e.actor, p.ID)
+	wantCode(t, err, store.ENOTFOUND)
 	if n := clone.SyncLocks(e.svc) + clone.SyncLocks(other); n != 0 {
 		t.Fatalf("%d sync locks left in memory", n)
 	}

@@ -21,8 +21,9 @@ type projectLock struct {
 // lockProject serialises syncs of one project: inside this process, and
 // across processes sharing the workspace (a server and a `sync --every`
 // beside it) with a file lock in the temporary area. It waits for a sync
-// in progress until ctx ends.
-func (s *Service) lockProject(ctx context.Context, p *store.Project) (unlock func(), err error) {
+// in progress until ctx ends; then the error tells the caller to call tool
+// again.
+func (s *Service) lockProject(ctx context.Context, p *store.Project, tool string) (unlock func(), err error) {
 	s.mu.Lock()
 	l := s.syncMu[p.ID]
 	if l == nil {
@@ -39,7 +40,7 @@ func (s *Service) lockProject(ctx context.Context, p *store.Project) (unlock fun
 		s.mu.Unlock()
 	}
 	busy := func() error {
-		return store.Errorf(store.ECONFLICT, "project %s is being synced by another call that did not finish in time; call project_sync again shortly", p.Name)
+		return store.Errorf(store.ECONFLICT, "project %s is being synced by another call that has not finished; call %s again shortly", p.Name, tool)
 	}
 	select {
 	case l.slot <- struct{}{}:
