@@ -13,7 +13,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func main() { os.Exit(run(os.Args[1:], systemIO())) }
+func main() {
+	memoryLimit = applyContainerMemoryLimit()
+	os.Exit(run(os.Args[1:], systemIO()))
+}
+
+// memoryLimit is the Go soft memory limit taken from the container's, or 0.
+var memoryLimit int64
 
 // Exit codes.
 const (

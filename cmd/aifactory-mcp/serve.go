@@ -113,6 +113,9 @@ func runServe(ctx context.Context, f *Factory) error {
 	// to the OS once the server has settled, not on the answer path.
 	idle := time.AfterFunc(time.Second, debug.FreeOSMemory)
 	defer idle.Stop()
+	if memoryLimit > 0 {
+		log.Info("Go heap held under 80% of the container's memory limit (set GOMEMLIMIT to choose)", "bytes", memoryLimit)
+	}
 	log.Info("serving MCP on stdio", "workspaceRoot", svc.Root(), "keySource", key.Source)
 	return srv.ServeStdio(ctx, f.IO.In, f.IO.Out, f.IO.ErrOut)
 }
