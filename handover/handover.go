@@ -79,7 +79,7 @@ func (r *Resolver) Resolve(ctx context.Context, actor *store.Actor, req Request)
 		return nil, store.Errorf(store.EFORBIDDEN, "%s matches no project of this org, and registering %s needs a key with the project:write scope", cwd, u.Clean)
 	}
 	credID := req.CredentialID
-	if credID == "" {
+	if credID == "" && u.Scheme == "https" { // a credential never goes over plain http
 		if credID, err = r.matchingCredential(ctx, actor.OrgID, u); err != nil {
 			return nil, err
 		}

@@ -146,6 +146,11 @@ func TestResolve_PlainHTTPFollowsPolicy(t *testing.T) {
 		t.Cleanup(svc.Close)
 		r := &handover.Resolver{DB: db, Clone: svc}
 		actor := &store.Actor{OrgID: org.ID, OrgSlug: "acme", KeyID: "k", Via: "mcp"}
+		// A credential for the host is not picked for plain http: the
+		// repository is cloned anonymously instead of being refused.
+		if _, err := db.CreateCredential(ctx, mustBox(t), org.ID, "bot", plain.Host, "", store.NewSecret("t")); err != nil {
+			t.Fatal(err)
+		}
 
 		res, err := r.Resolve(ctx, actor, handover.Request{Cwd: "/laptop/open", GitURL: repo.URL, CanRegister: true})
 		if !allow {
@@ -154,8 +159,11 @@ func TestResolve_PlainHTTPFollowsPolicy(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || res.Matched != handover.MatchedCreated || res.Project.GitURL != repo.URL {
+		if err != nil || res.Matched != handover.MatchedCreated || res.Project.GitURL != repo.URL || res.Project.GitCredentialID != "" {
 			t.Fatalf("explicit http gitUrl: %+v %v", res, err)
+		}
+		if plain.AuthHeaders() != 0 {
+			t.Fatalf("%d Authorization headers went over http", plain.AuthHeaders())
 		}
 		local := filepath.Join(t.TempDir(), "other")
 		gittest.Git(t, "", "init", "-q", local)
