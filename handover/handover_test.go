@@ -15,6 +15,15 @@ import (
 
 func setup(t *testing.T) (*handover.Resolver, *store.Actor, *gittest.Server, *store.DB) {
 	t.Helper()
+	srv := gittest.NewServer(t)
+	r, actor, db := newResolver(t, clone.NetPolicy{AllowPrivateNetworks: true, RootCAs: srv.CertPool})
+	return r, actor, srv, db
+}
+
+// newResolver is a resolver over a fresh store with one org, cloning under
+// policy.
+func newResolver(t *testing.T, policy clone.NetPolicy) (*handover.Resolver, *store.Actor, *store.DB) {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := store.Open(ctx, filepath.Join(dir, "db"))
@@ -23,14 +32,12 @@ func setup(t *testing.T) (*handover.Resolver, *store.Actor, *gittest.Server, *st
 	}
 	t.Cleanup(func() { db.Close() })
 	org, _ := db.CreateOrg(ctx, "acme", "")
-	srv := gittest.NewServer(t)
-	svc, err := clone.New(clone.Config{DB: db, WorkspaceRoot: filepath.Join(dir, "ws"),
-		Policy: clone.NetPolicy{AllowPrivateNetworks: true, RootCAs: srv.CertPool}})
+	svc, err := clone.New(clone.Config{DB: db, WorkspaceRoot: filepath.Join(dir, "ws"), Policy: policy})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	return &handover.Resolver{DB: db, Clone: svc}, &store.Actor{OrgID: org.ID, OrgSlug: "acme", KeyID: "k", Via: "mcp"}, srv, db
+	return &handover.Resolver{DB: db, Clone: svc}, &store.Actor{OrgID: org.ID, OrgSlug: "acme", KeyID: "k", Via: "mcp"}, db
 }
 
 func TestResolve(t *testing.T) {
@@ -131,24 +138,10 @@ func TestResolve_PlainHTTPFollowsPolicy(t *testing.T) {
 	repo := plain.NewRepo(t, "org/open", gittest.RepoOptions{})
 	other := plain.NewRepo(t, "org/other", gittest.RepoOptions{})
 	for _, allow := range []bool{false, true} {
-		dir := t.TempDir()
-		db, err := store.Open(ctx, filepath.Join(dir, "db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		org, _ := db.CreateOrg(ctx, "acme", "")
-		svc, err := clone.New(clone.Config{DB: db, WorkspaceRoot: filepath.Join(dir, "ws"),
-			Policy: clone.NetPolicy{AllowPrivateNetworks: true, AllowHTTP: allow}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(svc.Close)
-		r := &handover.Resolver{DB: db, Clone: svc}
-		actor := &store.Actor{OrgID: org.ID, OrgSlug: "acme", KeyID: "k", Via: "mcp"}
+		r, actor, db := newResolver(t, clone.NetPolicy{AllowPrivateNetworks: true, AllowHTTP: allow})
 		// A credential for the host is not picked for plain http: the
 		// repository is cloned anonymously instead of being refused.
-		if _, err := db.CreateCredential(ctx, mustBox(t), org.ID, "bot", plain.Host, "", store.NewSecret("t")); err != nil {
+		if _, err := db.CreateCredential(ctx, mustBox(t), actor.OrgID, "bot", plain.Host, "", store.NewSecret("t")); err != nil {
 			t.Fatal(err)
 		}
 
