@@ -113,7 +113,8 @@ func (s *Service) pull(ctx context.Context, p *store.Project) (prev, head string
 	if err != nil {
 		return "", "", err
 	}
-	repo, err := git.PlainOpen(p.Path)
+	defer tightenGC()()
+	repo, err := openClone(p.Path)
 	if err != nil {
 		return "", "", store.Errorf(store.ENOTFOUND, "the clone of project %s is missing or damaged at %s; delete the project and create it again", p.Name, p.Path)
 	}
