@@ -10,6 +10,7 @@ import (
 	"runtime/metrics"
 	"sync"
 
+	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/cache"
@@ -76,12 +77,22 @@ const goGitObjectCache = 16 * cache.MiByte
 // the garbage collector tightened while it runs.
 func cloneWithGoGit(ctx context.Context, dir string, opts *git.CloneOptions) (*git.Repository, error) {
 	defer tightenGC()()
-	wt := osfs.New(dir)
-	dot, err := wt.Chroot(git.GitDirName)
+	st, wt, err := boundedStorage(dir)
 	if err != nil {
 		return nil, err
 	}
-	return git.CloneContext(ctx, filesystem.NewStorage(dot, cache.NewObjectLRU(goGitObjectCache)), wt, opts)
+	return git.CloneContext(ctx, st, wt, opts)
+}
+
+// boundedStorage is dir as a worktree and its .git directory as storage
+// with the bounded object cache, as git.PlainOpen lays them out.
+func boundedStorage(dir string) (*filesystem.Storage, billy.Filesystem, error) {
+	wt := osfs.New(dir)
+	dot, err := wt.Chroot(git.GitDirName)
+	if err != nil {
+		return nil, nil, err
+	}
+	return filesystem.NewStorage(dot, cache.NewObjectLRU(goGitObjectCache)), wt, nil
 }
 
 // openClone opens a clone this service made (a .git directory) with the
@@ -90,12 +101,11 @@ func openClone(dir string) (*git.Repository, error) {
 	if fi, err := os.Lstat(filepath.Join(dir, git.GitDirName)); err != nil || !fi.IsDir() {
 		return git.PlainOpen(dir)
 	}
-	wt := osfs.New(dir)
-	dot, err := wt.Chroot(git.GitDirName)
+	st, wt, err := boundedStorage(dir)
 	if err != nil {
 		return nil, err
 	}
-	return git.Open(filesystem.NewStorage(dot, cache.NewObjectLRU(goGitObjectCache)), wt)
+	return git.Open(st, wt)
 }
 
 // goGitGCPercent is the garbage collector's target (GOGC) while a go-git

@@ -314,9 +314,7 @@ func TestCreate_NeverReusesDirectory(t *testing.T) {
 
 func TestCreate_WaitBudgetThenReady(t *testing.T) {
 	e := newEnv(t, func(c *clone.Config) { c.CloneWait = 20 * time.Millisecond })
-	repo := e.srv.NewRepo(t, "org/slow", gittest.RepoOptions{})
-	repo.Commit(t, bigFiles(200), "bulk")
-	hold := e.srv.Hold("org/slow")
+	repo, hold := e.heldRepo("org/slow")
 	res, err := e.svc.Create(context.Background(), e.actor, clone.CreateRequest{GitURL: repo.URL})
 	if err != nil {
 		t.Fatal(err)
@@ -338,9 +336,7 @@ func TestCreate_WaitBudgetThenReady(t *testing.T) {
 
 func TestCreate_CancelCleansUp(t *testing.T) {
 	e := newEnv(t, nil)
-	repo := e.srv.NewRepo(t, "org/slow", gittest.RepoOptions{})
-	repo.Commit(t, bigFiles(200), "bulk")
-	hold := e.srv.Hold("org/slow")
+	repo, hold := e.heldRepo("org/slow")
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-hold.Reached(); cancel() }()
 	_, err := e.svc.Create(ctx, e.actor, clone.CreateRequest{GitURL: repo.URL})
@@ -360,9 +356,7 @@ func TestCreate_CancelCleansUp(t *testing.T) {
 
 func TestCreate_FailedAfterAnswerThenRetrySameID(t *testing.T) {
 	e := newEnv(t, func(c *clone.Config) { c.CloneWait = 20 * time.Millisecond })
-	repo := e.srv.NewRepo(t, "org/slow", gittest.RepoOptions{})
-	repo.Commit(t, bigFiles(200), "bulk")
-	hold := e.srv.Hold("org/slow")
+	repo, hold := e.heldRepo("org/slow")
 	res, err := e.svc.Create(context.Background(), e.actor, clone.CreateRequest{GitURL: repo.URL})
 	if err != nil || res.Project.Status != store.StatusCloning {
 		t.Fatalf("%+v %v", res, err)
@@ -408,6 +402,15 @@ func TestRecover(t *testing.T) {
 func mustCert(t *testing.T, s *gittest.Server) *x509.Certificate {
 	t.Helper()
 	return s.Certificate()
+}
+
+// heldRepo is a repository with enough data that its clone can be held
+// mid-transfer, and the hold on it.
+func (e *env) heldRepo(name string) (*gittest.Repo, *gittest.Hold) {
+	e.t.Helper()
+	repo := e.srv.NewRepo(e.t, name, gittest.RepoOptions{})
+	repo.Commit(e.t, bigFiles(200), "bulk")
+	return repo, e.srv.Hold(name)
 }
 
 func bigFiles(n int) map[string]string {

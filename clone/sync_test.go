@@ -2,8 +2,6 @@ package clone_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,11 +134,8 @@ func TestSync_OneAtATimeAcrossProcesses(t *testing.T) {
 	repo := e.srv.NewRepo(t, "org/app", gittest.RepoOptions{})
 	p := e.cloneRepo(repo, "")
 	other := e.newService(nil)
-	// Enough incompressible bytes that the fetch's pack outlasts the hold's
-	// free first bytes.
-	noise := make([]byte, 8<<10)
-	rand.Read(noise)
-	head := repo.Commit(t, map[string]string{"a.bin": hex.EncodeToString(noise)}, "one")
+	// Enough data that the fetch's pack outlasts the hold's free first bytes.
+	head := repo.Commit(t, bigFiles(200), "one")
 	hold := e.srv.Hold("org/app")
 	errc := make(chan error, 1)
 	go func() {
@@ -202,9 +197,7 @@ func TestSync_CancelledChangesNothing(t *testing.T) {
 	e := newEnv(t, nil)
 	repo := e.srv.NewRepo(t, "org/app", gittest.RepoOptions{})
 	p := e.cloneRepo(repo, "")
-	noise := make([]byte, 8<<10)
-	rand.Read(noise)
-	repo.Commit(t, map[string]string{"a.bin": hex.EncodeToString(noise)}, "one")
+	repo.Commit(t, bigFiles(200), "one")
 	hold := e.srv.Hold("org/app")
 	defer hold.Release()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -226,8 +219,8 @@ func TestSync_CancelledChangesNothing(t *testing.T) {
 	if head := strings.TrimSpace(gittest.Git(t, p.Path, "rev-parse", "HEAD")); head != p.Head {
 		t.Fatalf("HEAD moved to %s", head)
 	}
-	if _, err := os.Stat(filepath.Join(p.Path, "a.bin")); !os.IsNotExist(err) {
-		t.Fatalf("a.bin appeared: %v", err)
+	if _, err := os.Stat(filepath.Join(p.Path, "data")); !os.IsNotExist(err) {
+		t.Fatalf("the fetched files appeared: %v", err)
 	}
 }
 

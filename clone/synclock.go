@@ -80,6 +80,8 @@ func (p *pathLock) release() {
 // (by its releaser, or by Recover's sweep of stale lock files) is no lock
 // at all, so it is dropped and taken again on the file now at path.
 func (s *Service) waitFileLock(ctx context.Context, path string) (*pathLock, error) {
+	tick := time.NewTicker(s.pollEvery)
+	defer tick.Stop()
 	for {
 		l, ok, err := tryLock(path)
 		if err != nil {
@@ -94,12 +96,10 @@ func (s *Service) waitFileLock(ctx context.Context, path string) (*pathLock, err
 			l.unlock()
 			continue
 		}
-		t := time.NewTimer(s.pollEvery)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return nil, ctx.Err()
-		case <-t.C:
+		case <-tick.C:
 		}
 	}
 }

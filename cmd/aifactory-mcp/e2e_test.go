@@ -264,12 +264,7 @@ func TestE2E_KeysAndOrgs(t *testing.T) {
 
 func TestE2E_WaitBudget(t *testing.T) {
 	e := newE2E(t, "AIFACTORY_CLONE_WAIT=1s")
-	repo := e.srv.NewRepo(t, "org/slow", gittest.RepoOptions{})
-	files := map[string]string{}
-	for i := 0; i < 100; i++ {
-		files[fmt.Sprintf("f%d.txt", i)] = strings.Repeat(fmt.Sprintf("%d lorem ipsum %d\n", i, i*7919), 50)
-	}
-	repo.Commit(t, files, "bulk")
+	repo := bulkRepo(t, e.srv, "org/slow")
 	hold := e.srv.Hold("org/slow")
 	c := e.client()
 	log := watchProgress(c)
