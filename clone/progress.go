@@ -27,6 +27,16 @@ type Progress struct {
 	Message string
 }
 
+// progressLabels map git's progress labels, lower-cased, to phases.
+var progressLabels = []struct{ prefix, phase string }{
+	{"enumerating", PhaseEnumerating},
+	{"counting", PhaseCounting},
+	{"compressing", PhaseCompressing},
+	{"receiving", PhaseReceiving},
+	{"resolving", PhaseResolving},
+	{"updating files", PhaseCheckout},
+}
+
 // ParseProgressLine parses one line of Git's sideband progress, such as
 // "Counting objects:  45% (9/20)" or "Compressing objects: 100% (5/5), done.".
 func ParseProgressLine(line string) (Progress, bool) {
@@ -37,21 +47,14 @@ func ParseProgressLine(line string) (Progress, bool) {
 		return Progress{}, false
 	}
 	label := strings.ToLower(line[:colon])
-	var phase string
-	switch {
-	case strings.HasPrefix(label, "enumerating"):
-		phase = PhaseEnumerating
-	case strings.HasPrefix(label, "counting"):
-		phase = PhaseCounting
-	case strings.HasPrefix(label, "compressing"):
-		phase = PhaseCompressing
-	case strings.HasPrefix(label, "receiving"):
-		phase = PhaseReceiving
-	case strings.HasPrefix(label, "resolving"):
-		phase = PhaseResolving
-	case strings.HasPrefix(label, "updating files"):
-		phase = PhaseCheckout
-	default:
+	phase := ""
+	for _, l := range progressLabels {
+		if strings.HasPrefix(label, l.prefix) {
+			phase = l.phase
+			break
+		}
+	}
+	if phase == "" {
 		return Progress{}, false
 	}
 	p := Progress{Phase: phase, Percent: -1, Message: line}
